@@ -1,0 +1,234 @@
+/**
+ * The built package in a real browser, without a bundler: a static server over the repo root,
+ * Debian's Chromium driven by playwright-core, and a page that import()s /dist/src/index.js.
+ * Results computed in the page are checked against the same calls in Node.
+ *
+ * Without /usr/bin/chromium the suite is skipped, unless CI is set: there a missing browser is a
+ * broken machine, not a reason to pass.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { xxh32 } from '../../src/core/checksum.js';
+import { Rng } from '../util/rng.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** The slice of the root entry this check uses (imported by URL, so typed here). */
+interface RootApi {
+  kernelPath(): string;
+  xxh32(data: Uint8Array, seed?: number): number;
+  compress?(data: Uint8Array, opts?: { coder?: Coder }): Uint8Array;
+  decompress?(frame: Uint8Array): Uint8Array;
+}
+type Coder = 'huffman' | 'rans' | 'auto';
+type PoolModule = typeof import('../../src/core/workers/pool.js');
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.html': 'text/html; charset=utf-8',
+  '.json': 'application/json',
+  '.map': 'application/json',
+};
+
+/** Serves files under `root` read-only. Cross-origin isolated, so pages get SharedArrayBuffer. */
+function staticServer(root: string): Server {
+  const headers = {
+    'Cross-Origin-Opener-Policy': 'same-origin',
+    'Cross-Origin-Embedder-Policy': 'require-corp',
+    'Cache-Control': 'no-store',
+  };
+  return createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
+    const file = resolve(root, `.${path}`);
+    if (!file.startsWith(root)) {
+      res.writeHead(403, headers).end();
+      return;
+    }
+    readFile(file).then(
+      (body) => {
+        res.writeHead(200, { ...headers, 'Content-Type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream' });
+        res.end(body);
+      },
+      () => res.writeHead(404, headers).end(`not found: ${path}`),
+    );
+  });
+}
+
+/** Bytes with a skewed (geometric) distribution: what an entropy coder should shrink. */
+function skewedBytes(n: number, seed: number): Uint8Array {
+  const rng = new Rng(seed);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.min(255, Math.floor(-Math.log(1 - rng.float()) * 6));
+  return out;
+}
+
+/** Fails with a plain reason, rather than a failed fetch in the page, when the entry is absent. */
+function requireRootEntry(): void {
+  assert.ok(existsSync(`${REPO_ROOT}dist/src/index.js`), 'dist/src/index.js is missing: is src/index.ts written and built?');
+}
+
+async function nodeRoot(): Promise<RootApi> {
+  requireRootEntry();
+  // By URL so this file compiles whatever the root entry exports today.
+  return (await import(new URL('../../src/index.js', import.meta.url).href)) as RootApi;
+}
+
+const haveChromium = existsSync(CHROMIUM);
+
+if (!haveChromium && process.env.CI) {
+  test('browser check', () => {
+    assert.fail(`${CHROMIUM} is missing and CI is set: install Debian's chromium package (.ci/run does)`);
+  });
+} else {
+  const skip = haveChromium ? false : `${CHROMIUM} not found: install Debian's chromium package to run the browser check`;
+
+  describe('browser: the built package in Chromium, no bundler', { skip, timeout: 60_000 }, () => {
+    let server: Server | undefined;
+    let browser: Browser | undefined;
+    let page: Page;
+    let origin = '';
+    const pageErrors: string[] = [];
+
+    before(async () => {
+      server = staticServer(REPO_ROOT.endsWith(sep) ? REPO_ROOT : REPO_ROOT + sep);
+      await new Promise<void>((ok) => server!.listen(0, '127.0.0.1', ok));
+      origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+          '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        ],
+        timeout: 20_000,
+      });
+      page = await browser.newPage();
+      page.setDefaultTimeout(20_000);
+      page.on('pageerror', (e) => pageErrors.push(e.message));
+      page.on('console', (m) => {
+        if (m.type() === 'error') pageErrors.push(m.text());
+      });
+      await page.goto(`${origin}/test/browser/index.html`);
+    });
+
+    after(async () => {
+      await browser?.close();
+      server?.closeAllConnections();
+      await new Promise<void>((ok) => (server ? server.close(() => ok()) : ok()));
+    });
+
+    const context = () => (pageErrors.length ? `\npage errors:\n${pageErrors.join('\n')}` : '');
+
+    test('the root entry loads and picks the WebAssembly SIMD kernels', async () => {
+      requireRootEntry();
+      const path = await page.evaluate(async (url) => ((await import(url)) as RootApi).kernelPath(), '/dist/src/index.js');
+      assert.equal(path, 'wasm-simd', context());
+    });
+
+    test('xxh32 in the page equals xxh32 in Node', async () => {
+      requireRootEntry();
+      const data = new Rng(2024).bytes(5000);
+      for (const seed of [0, 2654435761]) {
+        const inPage = await page.evaluate(
+          async ({ url, bytes, seed }) => ((await import(url)) as RootApi).xxh32(Uint8Array.from(bytes), seed),
+          { url: '/dist/src/index.js', bytes: Array.from(data), seed },
+        );
+        assert.equal(inPage, xxh32(data, seed), `seed ${seed}${context()}`);
+      }
+    });
+
+    for (const coder of ['huffman', 'rans'] as const) {
+      test(`${coder}: compressed in the page, decompressed in Node, and back`, async () => {
+        const root = await nodeRoot();
+        assert.ok(root.compress && root.decompress, 'the root entry does not export compress/decompress yet');
+        for (const data of [skewedBytes(20_000, 7), new Rng(8).bytes(1000)]) {
+          const fromPage = Uint8Array.from(
+            await page.evaluate(
+              async ({ url, bytes, coder }) => {
+                const m = (await import(url)) as RootApi;
+                return Array.from(m.compress!(Uint8Array.from(bytes), { coder }));
+              },
+              { url: '/dist/src/index.js', bytes: Array.from(data), coder },
+            ),
+          );
+          assert.deepEqual(root.decompress(fromPage), data, `page → Node (${data.length} bytes)${context()}`);
+
+          const fromNode: Uint8Array = root.compress(data, { coder });
+          // Same input, same coder: the frame should not depend on the runtime that wrote it.
+          assert.deepEqual(fromPage, fromNode, 'the page and Node wrote different frames');
+          const back = await page.evaluate(
+            async ({ url, frame }) => {
+              const m = (await import(url)) as RootApi;
+              return Array.from(m.decompress!(Uint8Array.from(frame)));
+            },
+            { url: '/dist/src/index.js', frame: Array.from(fromNode) },
+          );
+          assert.deepEqual(Uint8Array.from(back), data, `Node → page (${data.length} bytes)${context()}`);
+        }
+      });
+    }
+
+    test('WorkerPool runs tasks in module Web Workers', async () => {
+      const r = await page.evaluate(
+        async ({ poolUrl, tasks }) => {
+          const { WorkerPool } = (await import(poolUrl)) as PoolModule;
+          const pool = new WorkerPool({ size: 2 });
+          const code = (e: unknown) => (e as { code?: string }).code;
+          try {
+            const a = new Float64Array([1, 2, 3, 4.5]);
+            const sum = await pool.run<number>({ module: tasks, fn: 'sum' }, [a], { transfer: [a.buffer] });
+            const doubled = await pool.run<Float64Array>({ module: tasks, fn: 'double' }, [new Float64Array([1, -2])]);
+            const sab = new SharedArrayBuffer(16);
+            await pool.run({ module: tasks, fn: 'fillShared' }, [sab, 3]);
+            const thrown = await pool.run({ module: tasks, fn: 'throwZipml' }, []).then(() => 'resolved', code);
+            const crashed = await pool.run({ module: tasks, fn: 'uncaught' }, []).then(() => 'resolved', code);
+            const afterCrash = await pool.run<number>({ module: tasks, fn: 'sum' }, [new Float64Array([5, 6])]);
+            const ac = new AbortController();
+            const sleeping = pool.run({ module: tasks, fn: 'sleep' }, [10_000], { signal: ac.signal });
+            setTimeout(() => ac.abort(), 20);
+            const aborted = await sleeping.then(() => 'resolved', code);
+            return {
+              sum,
+              detached: a.buffer.byteLength === 0,
+              doubled: doubled instanceof Float64Array ? Array.from(doubled) : null,
+              shared: Array.from(new Int32Array(sab)),
+              thrown,
+              crashed,
+              afterCrash,
+              aborted,
+              defaultSize: new WorkerPool().size,
+            };
+          } finally {
+            await pool.close();
+          }
+        },
+        { poolUrl: '/dist/src/core/workers/pool.js', tasks: `${origin}/dist/test/core/fixtures/pool-tasks.js` },
+      );
+      assert.deepEqual(
+        r,
+        {
+          sum: 10.5,
+          detached: true,
+          doubled: [2, -4],
+          shared: [3, 6, 9, 12],
+          thrown: 'E_CORRUPT',
+          crashed: 'E_WORKER',
+          afterCrash: 11,
+          aborted: 'E_ABORTED',
+          defaultSize: r.defaultSize,
+        },
+        context(),
+      );
+      assert.ok(r.defaultSize >= 1);
+    });
+  });
+}
