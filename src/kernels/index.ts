@@ -1,0 +1,2 @@
+/** zipml/kernels: which kernel path runs, and control over it. */
+export { kernelPath, setKernelPath, simdSupported, type KernelPath } from './loader.js';
