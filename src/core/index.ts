@@ -7,3 +7,8 @@ export * from './entropy/histogram.js';
 export * from './container.js';
 export { ContainerFile, ContainerFileWriter, type ContainerFileWriterOptions } from './container-file.js';
 export { writeFileAtomic, type AtomicWriteOptions } from './atomic-file.js';
+export * from './entropy/huffman.js';
+export * from './entropy/rans.js';
+export * from './entropy/frame.js';
+export { compressAsync, decompressAsync, type ParallelOptions } from './entropy/frame-parallel.js';
+export { WorkerPool, defaultPool, closeDefaultPool, type WorkerTask, type RunOptions, type WorkerPoolOptions, type TransferItem } from './workers/pool.js';
