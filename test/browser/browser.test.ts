@@ -15,20 +15,16 @@ import type { AddressInfo } from 'node:net';
 import { extname, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { xxh32 } from '../../src/core/checksum.js';
+import { compress, decompress, xxh32 } from '../../src/index.js';
 import { Rng } from '../util/rng.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-/** The slice of the root entry this check uses (imported by URL, so typed here). */
-interface RootApi {
-  kernelPath(): string;
-  xxh32(data: Uint8Array, seed?: number): number;
-  compress?(data: Uint8Array, opts?: { coder?: Coder }): Uint8Array;
-  decompress?(frame: Uint8Array): Uint8Array;
-}
-type Coder = 'huffman' | 'rans' | 'auto';
+/** The root entry, loaded by URL in the page; the type keeps both sides on the real API. */
+type RootApi = typeof import('../../src/index.js');
+/** Where the page finds it: served from the repo root, as built. */
+const ENTRY = '/dist/src/index.js';
 type PoolModule = typeof import('../../src/core/workers/pool.js');
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -72,16 +68,6 @@ function skewedBytes(n: number, seed: number): Uint8Array {
   return out;
 }
 
-/** Fails with a plain reason, rather than a failed fetch in the page, when the entry is absent. */
-function requireRootEntry(): void {
-  assert.ok(existsSync(`${REPO_ROOT}dist/src/index.js`), 'dist/src/index.js is missing: is src/index.ts written and built?');
-}
-
-async function nodeRoot(): Promise<RootApi> {
-  requireRootEntry();
-  // By URL so this file compiles whatever the root entry exports today.
-  return (await import(new URL('../../src/index.js', import.meta.url).href)) as RootApi;
-}
 
 const haveChromium = existsSync(CHROMIUM);
 
@@ -129,18 +115,16 @@ if (!haveChromium && process.env.CI) {
     const context = () => (pageErrors.length ? `\npage errors:\n${pageErrors.join('\n')}` : '');
 
     test('the root entry loads and picks the WebAssembly SIMD kernels', async () => {
-      requireRootEntry();
-      const path = await page.evaluate(async (url) => ((await import(url)) as RootApi).kernelPath(), '/dist/src/index.js');
+      const path = await page.evaluate(async (url) => ((await import(url)) as RootApi).kernelPath(), ENTRY);
       assert.equal(path, 'wasm-simd', context());
     });
 
     test('xxh32 in the page equals xxh32 in Node', async () => {
-      requireRootEntry();
       const data = new Rng(2024).bytes(5000);
       for (const seed of [0, 2654435761]) {
         const inPage = await page.evaluate(
           async ({ url, bytes, seed }) => ((await import(url)) as RootApi).xxh32(Uint8Array.from(bytes), seed),
-          { url: '/dist/src/index.js', bytes: Array.from(data), seed },
+          { url: ENTRY, bytes: Array.from(data), seed },
         );
         assert.equal(inPage, xxh32(data, seed), `seed ${seed}${context()}`);
       }
@@ -148,29 +132,27 @@ if (!haveChromium && process.env.CI) {
 
     for (const coder of ['huffman', 'rans'] as const) {
       test(`${coder}: compressed in the page, decompressed in Node, and back`, async () => {
-        const root = await nodeRoot();
-        assert.ok(root.compress && root.decompress, 'the root entry does not export compress/decompress yet');
         for (const data of [skewedBytes(20_000, 7), new Rng(8).bytes(1000)]) {
           const fromPage = Uint8Array.from(
             await page.evaluate(
               async ({ url, bytes, coder }) => {
                 const m = (await import(url)) as RootApi;
-                return Array.from(m.compress!(Uint8Array.from(bytes), { coder }));
+                return Array.from(m.compress(Uint8Array.from(bytes), { coder }));
               },
-              { url: '/dist/src/index.js', bytes: Array.from(data), coder },
+              { url: ENTRY, bytes: Array.from(data), coder },
             ),
           );
-          assert.deepEqual(root.decompress(fromPage), data, `page → Node (${data.length} bytes)${context()}`);
+          assert.deepEqual(decompress(fromPage), data, `page → Node (${data.length} bytes)${context()}`);
 
-          const fromNode: Uint8Array = root.compress(data, { coder });
+          const fromNode = compress(data, { coder });
           // Same input, same coder: the frame should not depend on the runtime that wrote it.
           assert.deepEqual(fromPage, fromNode, 'the page and Node wrote different frames');
           const back = await page.evaluate(
             async ({ url, frame }) => {
               const m = (await import(url)) as RootApi;
-              return Array.from(m.decompress!(Uint8Array.from(frame)));
+              return Array.from(m.decompress(Uint8Array.from(frame)));
             },
-            { url: '/dist/src/index.js', frame: Array.from(fromNode) },
+            { url: ENTRY, frame: Array.from(fromNode) },
           );
           assert.deepEqual(Uint8Array.from(back), data, `Node → page (${data.length} bytes)${context()}`);
         }
