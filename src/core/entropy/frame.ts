@@ -80,8 +80,8 @@ export function encodeBlock(block: Uint8Array, coder: Coder, opts: CompressOptio
     const h = huffmanEncodeBlock(block, { maxCodeLength: opts.maxCodeLength }, hist);
     if (h && h.length < best.payload.length) best = { type: BlockType.Huffman, payload: h };
   }
-  // 'auto' tries rANS only when Huffman is more than 1% above the order-0 bound: that is where
-  // rANS's fractional code lengths can win enough to pay for its slower decoding.
+  // 'auto' tries rANS only when Huffman is more than 1% above the order-0 bound: below that the
+  // gain is too small to pay for a second encode and rANS's somewhat slower decode (docs/bench-core.md).
   const bound = entropyBits(hist) / 8;
   if (coder === 'rans' || (coder === 'auto' && best.payload.length > bound * 1.01 + 64)) {
     const r = ransEncodeBlock(block, { scaleBits: opts.scaleBits }, hist);
