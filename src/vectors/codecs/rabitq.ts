@@ -57,7 +57,7 @@ const K_EPS = 1e-5;
 const K_ENUM = 10;
 
 /** Distance and error-bound writer returned by distancesWithBound. */
-export type BoundedDistances = (codes: Uint8Array, n: number, out: Float32Array, bound: Float32Array) => void;
+export type BoundedDistances = (codes: Uint8Array, n: number, out: Float32Array, bound: Float32Array | null) => void;
 
 export class RaBitQCodec implements VectorCodec {
   readonly d: number;
@@ -245,7 +245,7 @@ export class RaBitQCodec implements VectorCodec {
    * c + Pᵀ(scale·ȳ), whose inner products with (q − c) equal the estimator's, but the estimator
    * uses the stored |o−c|² and ⟨c, o−c⟩ where decoding would use the reconstruction's own.
    */
-  distancesWithBound(query: Float32Array, metric: Metric): (codes: Uint8Array, n: number, out: Float32Array, bound: Float32Array | null) => void {
+  distancesWithBound(query: Float32Array, metric: Metric): BoundedDistances {
     const d = this.d, cs = this.codeSize, m = this.signBytes, B = this.exBits;
     checkQuery(query, d, `${this.name} distances`);
     if (!this.trained) throw notTrained(this.name, 'distances');
