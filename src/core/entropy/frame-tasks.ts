@@ -2,7 +2,7 @@
  * Worker-side halves of compressAsync / decompressAsync: each encodes or decodes a contiguous run
  * of whole blocks. Inputs arrive as copies that were transferred; outputs are transferred back.
  */
-import { encodeBlockRecords, decodeBlock, type Coder, type FrameInfo } from './frame.js';
+import { encodeBlocks, blockRecords, decodeBlock, type Coder, type FrameInfo } from './frame.js';
 
 export interface BlockRunOptions {
   coder: Coder;
@@ -13,7 +13,7 @@ export interface BlockRunOptions {
 
 /** Encodes `data` (whole blocks; the last may be short) as the frame's block records. */
 export function encodeBlockRun(data: Uint8Array, o: BlockRunOptions): Uint8Array {
-  return encodeBlockRecords(data, o.blockSize, o.coder, { maxCodeLength: o.maxCodeLength, scaleBits: o.scaleBits });
+  return blockRecords(encodeBlocks(data, o.blockSize, o.coder, { maxCodeLength: o.maxCodeLength, scaleBits: o.scaleBits }));
 }
 
 /**

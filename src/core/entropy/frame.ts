@@ -7,7 +7,7 @@
 import { ZipmlError, throwIfAborted, type LongOpOptions } from '../errors.js';
 import { readVarint, varintSize, writeVarint } from '../bits.js';
 import { Xxh32, xxh32 } from '../checksum.js';
-import { histogram, alphabetInfo, entropyBits } from './histogram.js';
+import { histogram, entropyBits } from './histogram.js';
 import { huffmanEncodeBlock, huffmanDecodeBlock, HUFFMAN_MAX_BLOCK } from './huffman.js';
 import { ransEncodeBlock, ransDecodeBlock, RANS_MAX_BLOCK } from './rans.js';
 
@@ -70,20 +70,27 @@ export function checkCompressOptions(opts: CompressOptions): { coder: Coder; blo
   return { coder, blockLog };
 }
 
+/** True when every byte of `block` equals the first (an RLE block); exits at the first difference. */
+function isRun(block: Uint8Array): boolean {
+  const b0 = block[0];
+  for (let i = 1; i < block.length; i++) if (block[i] !== b0) return false;
+  return true;
+}
+
 /** Encodes one block: returns its type and payload (the payload of Raw is the block itself). */
 export function encodeBlock(block: Uint8Array, coder: Coder, opts: CompressOptions): { type: BlockType; payload: Uint8Array } {
-  const hist = histogram(block);
-  const { distinct } = alphabetInfo(hist);
-  if (distinct === 1) return { type: BlockType.Rle, payload: block.subarray(0, 1) };
+  if (block.length > 0 && isRun(block)) return { type: BlockType.Rle, payload: block.subarray(0, 1) };
   let best: { type: BlockType; payload: Uint8Array } = { type: BlockType.Raw, payload: block };
+  // Huffman and rANS count bytes inside their WebAssembly kernels; only 'auto' needs the
+  // histogram out here, to compare Huffman's size with the order-0 bound.
+  const hist = coder === 'auto' ? histogram(block) : undefined;
   if (coder === 'huffman' || coder === 'auto') {
     const h = huffmanEncodeBlock(block, { maxCodeLength: opts.maxCodeLength }, hist);
     if (h && h.length < best.payload.length) best = { type: BlockType.Huffman, payload: h };
   }
   // 'auto' tries rANS only when Huffman is more than 1% above the order-0 bound: below that the
   // gain is too small to pay for a second encode and rANS's somewhat slower decode (docs/bench-core.md).
-  const bound = entropyBits(hist) / 8;
-  if (coder === 'rans' || (coder === 'auto' && best.payload.length > bound * 1.01 + 64)) {
+  if (coder === 'rans' || (hist && best.payload.length > (entropyBits(hist) / 8) * 1.01 + 64)) {
     const r = ransEncodeBlock(block, { scaleBits: opts.scaleBits }, hist);
     if (r && r.length < best.payload.length) best = { type: BlockType.Rans, payload: r };
   }
@@ -102,41 +109,67 @@ export function frameHeader(blockLog: number, contentSize: number): Uint8Array {
   return out;
 }
 
+export interface EncodedBlock {
+  type: BlockType;
+  payload: Uint8Array;
+}
+
 /**
- * Encodes `data` block by block into the frame's block records (type, payload size, payload).
- * `progressBase` and `total` place this run's progress within a larger job.
+ * Encodes `data` block by block. `progressBase` and `total` place this run's progress within a
+ * larger job.
  */
-export function encodeBlockRecords(data: Uint8Array, blockSize: number, coder: Coder, opts: CompressOptions, progressBase = 0, total = data.length): Uint8Array {
-  const blocks: Array<{ type: BlockType; payload: Uint8Array }> = [];
-  let size = 0;
+export function encodeBlocks(data: Uint8Array, blockSize: number, coder: Coder, opts: CompressOptions, progressBase = 0, total = data.length): EncodedBlock[] {
+  const blocks: EncodedBlock[] = [];
   for (let at = 0; at < data.length; at += blockSize) {
     throwIfAborted(opts.signal, 'compress');
     const end = Math.min(data.length, at + blockSize);
-    const b = encodeBlock(data.subarray(at, end), coder, opts);
-    size += 1 + varintSize(b.payload.length) + b.payload.length;
-    blocks.push(b);
+    blocks.push(encodeBlock(data.subarray(at, end), coder, opts));
     opts.onProgress?.(progressBase + end, total);
   }
-  const out = new Uint8Array(size);
-  let pos = 0;
+  return blocks;
+}
+
+/** Bytes that `blocks` take as block records (type, payload size, payload). */
+function recordsSize(blocks: readonly EncodedBlock[]): number {
+  let size = 0;
+  for (const b of blocks) size += 1 + varintSize(b.payload.length) + b.payload.length;
+  return size;
+}
+
+function writeRecords(out: Uint8Array, pos: number, blocks: readonly EncodedBlock[]): number {
   for (const b of blocks) {
     out[pos++] = b.type;
     pos = writeVarint(out, pos, b.payload.length);
     out.set(b.payload, pos);
     pos += b.payload.length;
   }
+  return pos;
+}
+
+/** Block records as one buffer (what a worker sends back). */
+export function blockRecords(blocks: readonly EncodedBlock[]): Uint8Array {
+  const out = new Uint8Array(recordsSize(blocks));
+  writeRecords(out, 0, blocks);
   return out;
 }
 
-/** Concatenates header, block records and the content checksum into a frame. */
-export function joinFrame(header: Uint8Array, records: Uint8Array[], contentChecksum: number): Uint8Array {
-  const size = header.length + records.reduce((a, r) => a + r.length, 0) + 4;
+/**
+ * The frame: header, then the block records — given as encoded blocks or as ready record
+ * buffers — then the content checksum, written into one allocation.
+ */
+export function joinFrame(header: Uint8Array, parts: ReadonlyArray<Uint8Array | readonly EncodedBlock[]>, contentChecksum: number): Uint8Array {
+  let size = header.length + 4;
+  for (const p of parts) size += p instanceof Uint8Array ? p.length : recordsSize(p);
   const out = new Uint8Array(size);
   out.set(header, 0);
   let pos = header.length;
-  for (const r of records) {
-    out.set(r, pos);
-    pos += r.length;
+  for (const p of parts) {
+    if (p instanceof Uint8Array) {
+      out.set(p, pos);
+      pos += p.length;
+    } else {
+      pos = writeRecords(out, pos, p);
+    }
   }
   new DataView(out.buffer).setUint32(pos, contentChecksum, true);
   return out;
@@ -145,8 +178,8 @@ export function joinFrame(header: Uint8Array, records: Uint8Array[], contentChec
 /** Compresses `data` into an entropy frame (synchronous, one thread). */
 export function compress(data: Uint8Array, opts: CompressOptions = {}): Uint8Array {
   const { coder, blockLog } = checkCompressOptions(opts);
-  const records = encodeBlockRecords(data, 1 << blockLog, coder, opts);
-  return joinFrame(frameHeader(blockLog, data.length), [records], xxh32(data));
+  const blocks = encodeBlocks(data, 1 << blockLog, coder, opts);
+  return joinFrame(frameHeader(blockLog, data.length), [blocks], xxh32(data));
 }
 
 /**
