@@ -11,7 +11,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { tmpdir, cpus, loadavg, platform, release } from 'node:os';
-import { gaussianMixture, DEFAULTS } from './gen.mjs';
+import { kmeansBenchData, DEFAULTS } from './gen.mjs';
 import { kmeans } from '../../dist/src/vectors/kmeans.js';
 import { kernelPath } from '../../dist/src/kernels/loader.js';
 
@@ -23,7 +23,7 @@ const cfg = { n: data.n, d: data.d, components: data.components, dataSeed: data.
 const { n, d, k, niter, seed, maxPointsPerCentroid } = cfg;
 
 console.log(`generating ${n} x ${d} (${cfg.components} components, seed ${cfg.dataSeed}) ...`);
-const { x } = gaussianMixture(data);
+const x = kmeansBenchData(data);
 const file = join(tmpdir(), `zipml-kmeans-${process.pid}.f32`);
 writeFileSync(file, new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
 const load = loadavg()[0];
@@ -81,7 +81,7 @@ const f = (v, p = 2) => v.toFixed(p);
 const md = [
   `# k-means: zipml vs Faiss, one thread`,
   '',
-  `${n.toLocaleString('en-US')} x ${d} Gaussian mixture (bench/vectors-kmeans/gen.mjs: ${cfg.components} components, seed ${cfg.dataSeed}), ` +
+  `${n.toLocaleString('en-US')} x ${d} Gaussian mixture (bench/vectors-kmeans/gen.mjs: zipml's gaussianMixture with ${cfg.components} components, seed ${cfg.dataSeed}), ` +
     `k = ${k}, niter = ${niter}, seed = ${seed}, max points per centroid = ${maxPointsPerCentroid} (${nTrain.toLocaleString('en-US')} training points). ` +
     `${result.machine.cpu}, ${result.machine.cores} cores shared with other jobs (load ${f(load)} at start), Node ${process.version}, Faiss ${faiss.version}.`,
   '',
