@@ -16,6 +16,9 @@ import { ScalarQuantizer, SQ_TYPES, type SQType, type RangeStat } from './sq.js'
 import { BinaryCodec, type BinaryRotation } from './binary.js';
 import { RaBitQCodec, type RaBitQRotation } from './rabitq.js';
 import { MatryoshkaCodec } from './matryoshka.js';
+import { readPQ } from './pq.js';
+import { readOPQ } from './opq.js';
+import { readRQ } from './rq.js';
 
 /** Largest dimension a serialized codec may declare. */
 export const MAX_CODEC_DIM = 1 << 16;
@@ -45,6 +48,12 @@ function readCodec(bytes: Uint8Array, depth: number): VectorCodec {
       return readRaBitQ(c, r);
     case 'matryoshka':
       return readMatryoshka(c, r, depth);
+    case 'pq':
+      return readPQ(c, r);
+    case 'opq':
+      return readOPQ(c, r);
+    case 'rq':
+      return readRQ(c, r);
     default:
       throw new ZipmlError('E_FORMAT', `deserializeCodec: unknown codec ${JSON.stringify(codec ?? null)}`);
   }
