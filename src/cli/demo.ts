@@ -14,6 +14,13 @@ import { closeDefaultPool, defaultPool } from '../core/workers/pool.js';
 import { histogram, entropyBits } from '../core/entropy/histogram.js';
 import { xxh32 } from '../core/checksum.js';
 import { ContainerFile, ContainerFileWriter } from '../core/container-file.js';
+import { gaussianMixture } from '../vectors/datasets.js';
+import { knn } from '../vectors/knn.js';
+import { kmeans } from '../vectors/kmeans.js';
+import { createCodec } from '../vectors/codecs/factory.js';
+import { deserializeCodec } from '../vectors/codecs/serialize.js';
+import { recallAtK } from '../eval/retrieval.js';
+import { mse } from '../eval/distortion.js';
 
 export interface DemoOptions {
   sizeMB: number;
@@ -197,5 +204,49 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     log(`   bf16 weights stored at ${(100 / ratio).toFixed(1)}% of their size (ZipNN reports 66.3% on real BF16 models; these are synthetic Gaussian weights).`);
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+  log('');
+  await vectorsTour(log);
+}
+
+/** Top-k ids per query from a codec's compressed-domain distances (l2: smallest first). */
+function searchCodes(codec: ReturnType<typeof createCodec>, codes: Uint8Array, nb: number, queries: Float32Array, d: number, k: number): Int32Array {
+  const nq = queries.length / d;
+  const ids = new Int32Array(nq * k);
+  const dist = new Float32Array(nb);
+  const order = new Int32Array(nb);
+  for (let q = 0; q < nq; q++) {
+    codec.distances(queries.subarray(q * d, (q + 1) * d), 'l2')(codes, nb, dist);
+    for (let i = 0; i < nb; i++) order[i] = i;
+    order.sort((a, b) => dist[a]! - dist[b]! || a - b);
+    ids.set(order.subarray(0, k), q * k);
+  }
+  return ids;
+}
+
+async function vectorsTour(log: (l: string) => void): Promise<void> {
+  const ds = gaussianMixture({ n: 20_000, nq: 200, d: 128, seed: 7 });
+  const { d } = ds;
+  log(`6. Vectors: a fixed-seed Gaussian mixture, ${ds.nb.toLocaleString()} x ${d} base, ${ds.nq} queries, L2`);
+  let t0 = performance.now();
+  const gt = knn(ds.base, ds.queries, d, 10, 'l2');
+  log(`   exact 10-NN ground truth (WASM SIMD blocked kernel): ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+  t0 = performance.now();
+  const km = kmeans(ds.base, d, 256, { niter: 20, seed: 1 });
+  log(`   k-means, k = 256, 20 iterations (Faiss's algorithm): ${((performance.now() - t0) / 1000).toFixed(2)} s, MSE per point ${(km.objective / ds.nb).toFixed(3)}`);
+  log(`   codec          bytes/vector  compression  MSE/vector  recall@10 (search on codes)  train s`);
+  // OPQ and deeper RQ train for tens of seconds on this size; bench/vectors-codecs runs them all.
+  for (const name of ['SQ8', 'SQ4', 'PQ16x8', 'PQ32x4', 'RQ4x8', 'RaBitQ', 'LSHrt']) {
+    const codec = createCodec(name, d);
+    const t1 = performance.now();
+    codec.train(ds.base.subarray(0, 5_000 * d), { seed: 1 });
+    const trainS = (performance.now() - t1) / 1000;
+    const codes = codec.encode(ds.base);
+    // A codec travels as bytes (its parameters in a checksummed container) and comes back equal.
+    const again = deserializeCodec(codec.serialize());
+    const err = mse(ds.base, again.decode(codes), d).perVector;
+    const ids = searchCodes(again, codes, ds.nb, ds.queries, d, 10);
+    const recall = recallAtK(ids, gt.ids, ds.nq, 10);
+    log(`   ${name.padEnd(14)} ${String(codec.codeSize).padStart(12)}  ${((d * 4) / codec.codeSize).toFixed(1).padStart(10)}x  ${err.toFixed(3).padStart(10)}  ${recall.toFixed(3).padStart(27)}  ${trainS.toFixed(2).padStart(7)}`);
   }
 }

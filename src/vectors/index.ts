@@ -16,6 +16,14 @@ export {
   RaBitQCodec, rabitqOptionsFromName, type RaBitQOptions, type RaBitQRotation, type BoundedDistances,
 } from './codecs/rabitq.js';
 export { MatryoshkaCodec, type MatryoshkaOptions } from './codecs/matryoshka.js';
+export { ProductQuantizer, pqOptionsFromName, lutScan, type PQOptions, type PQTrainOptions } from './codecs/pq.js';
+export {
+  OPQCodec, opqOptionsFromName, trainOPQRotation, svd, type OPQOptions, type OPQTrainOptions, type OPQRotationResult,
+} from './codecs/opq.js';
+export {
+  ResidualQuantizer, rqOptionsFromName, RQ_NORMS, type RQOptions, type RQTrainOptions, type RQNorm,
+} from './codecs/rq.js';
+export { createCodec } from './codecs/factory.js';
 export { deserializeCodec, CODEC_CONTAINER_KIND, MAX_CODEC_DIM, MAX_CODEC_NESTING } from './codecs/serialize.js';
 export {
   type VectorData, type VectorElements, type ReadLimits, DEFAULT_MAX_BYTES, MAX_DIM, toFloat32,
