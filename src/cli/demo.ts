@@ -7,6 +7,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { kernelPath } from '../kernels/loader.js';
+import { SeededRandom } from '../core/random.js';
 import { f32ToBf16, bf16ToF32, f32ToF16, f16ToF32, f32ToFp8E4M3, fp8E4M3ToF32 } from '../core/dtypes.js';
 import { compress, decompress, type Coder } from '../core/entropy/frame.js';
 import { compressAsync, decompressAsync } from '../core/entropy/frame-parallel.js';
@@ -28,24 +29,12 @@ export interface DemoOptions {
   log?: (line: string) => void;
 }
 
-/** Seeded generator so every run tours the same data. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    return ((z ^ (z >>> 16)) >>> 0) / 4294967296;
-  };
-}
-
 /** Gaussian weights like a trained layer's (std 0.02), as float32. */
 function weights(n: number, seed: number): Float32Array {
-  const r = rng(seed);
+  const r = new SeededRandom(seed);
   const w = new Float32Array(n);
   for (let i = 0; i < n; i += 2) {
-    const u = 1 - r(), v = r();
+    const u = 1 - r.float(), v = r.float();
     const m = Math.sqrt(-2 * Math.log(u)) * 0.02;
     w[i] = m * Math.cos(2 * Math.PI * v);
     if (i + 1 < n) w[i + 1] = m * Math.sin(2 * Math.PI * v);
@@ -57,13 +46,13 @@ function weights(n: number, seed: number): Float32Array {
 function text(n: number, seed: number): Uint8Array {
   const vocab = ('the of and to in a is that for it as was with be by on not he this are or his from at which but have an they you were her she there one all we their been has when who will more no if out so said what up its about than into them can only other new some could time these two may then do first any my now such like our over man me even most made after also did many before must through back years where much your way well down should because each just those people how too little state good very make world still own see men work long get here between both life being under never day same another know while last might us great old year off come since against go came right used take three')
       .split(' ');
-  const r = rng(seed);
+  const r = new SeededRandom(seed);
   const out = new Uint8Array(n);
   const enc = new TextEncoder();
   let pos = 0;
   while (pos < n) {
-    const k = Math.min(vocab.length - 1, Math.floor(1 / (1 - r() * 0.995)) - 1);
-    const w = enc.encode((r() < 0.07 ? '. ' : ' ') + vocab[k]);
+    const k = Math.min(vocab.length - 1, Math.floor(1 / (1 - r.float() * 0.995)) - 1);
+    const w = enc.encode((r.float() < 0.07 ? '. ' : ' ') + vocab[k]);
     out.set(w.subarray(0, n - pos), pos);
     pos += w.length;
   }

@@ -12,3 +12,4 @@ export * from './entropy/rans.js';
 export * from './entropy/frame.js';
 export { compressAsync, decompressAsync, type ParallelOptions } from './entropy/frame-parallel.js';
 export { WorkerPool, defaultPool, closeDefaultPool, type WorkerTask, type RunOptions, type WorkerPoolOptions, type TransferItem } from './workers/pool.js';
+export { SeededRandom } from './random.js';

@@ -11,6 +11,7 @@ import { parseIdx } from './io/idx.js';
 import { parseTextVectors } from './io/text.js';
 import { parseRawF32 } from './io/raw.js';
 import { readFileBounded } from './io/files.js';
+import { SeededRandom } from '../core/random.js';
 
 export interface VectorDataset {
   name: string;
@@ -39,72 +40,6 @@ export const SHARED_DATASET_FILES: Readonly<Record<SharedDatasetName, readonly s
 };
 /** Seed of the 90/10 split of the sets that ship without queries. */
 export const SPLIT_SEED = 20240901;
-
-// ---------------------------------------------------------------------------------------------
-// A seeded generator of our own, so that data sets do not change when a test helper does.
-
-/** xoshiro128** (Blackman & Vigna 2018), its 128-bit state filled by SplitMix32 from (seed, stream). */
-export class SeededRandom {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
-  private spare: number | undefined;
-
-  constructor(seed: number, stream = 0) {
-    let x = (seed ^ Math.imul(stream + 1, 0x9e3779b9)) >>> 0;
-    const next = (): number => {
-      x = (x + 0x9e3779b9) >>> 0;
-      let z = x;
-      z = Math.imul(z ^ (z >>> 16), 0x21f0aaad);
-      z = Math.imul(z ^ (z >>> 15), 0x735a2d97);
-      return (z ^ (z >>> 15)) >>> 0;
-    };
-    this.a = next();
-    this.b = next();
-    this.c = next();
-    this.d = next();
-  }
-
-  u32(): number {
-    const r = Math.imul(rotl(Math.imul(this.b, 5), 7), 9) >>> 0;
-    const t = this.b << 9;
-    this.c ^= this.a;
-    this.d ^= this.b;
-    this.b ^= this.c;
-    this.a ^= this.d;
-    this.c ^= t;
-    this.d = rotl(this.d, 11);
-    return r;
-  }
-
-  /** Uniform in [0, 1), 32 random bits. */
-  float(): number {
-    return this.u32() / 4294967296;
-  }
-
-  /** Standard normal by Box–Muller; the second value of each pair is kept for the next call. */
-  normal(): number {
-    if (this.spare !== undefined) {
-      const s = this.spare;
-      this.spare = undefined;
-      return s;
-    }
-    const r = Math.sqrt(-2 * Math.log(1 - this.float()));
-    const t = 2 * Math.PI * this.float();
-    this.spare = r * Math.sin(t);
-    return r * Math.cos(t);
-  }
-
-  /** Uniform integer in [0, n), n <= 2^32 (multiply-shift; the bias is below 2^-32 * n). */
-  int(n: number): number {
-    return Math.floor(this.float() * n);
-  }
-}
-
-function rotl(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
-}
 
 /** Copies the listed rows of an n x d matrix. */
 function gather(x: Float32Array, d: number, rows: Int32Array): Float32Array {

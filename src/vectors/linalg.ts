@@ -1,5 +1,5 @@
 /**
- * Small dense linear algebra for the vector codecs: a seeded random source, Householder QR,
+ * Small dense linear algebra for the vector codecs: Householder QR,
  * the symmetric eigen-decomposition (Householder tridiagonalization + implicit QL), products of
  * row batches with a matrix, and the input checks every codec shares.
  *
@@ -8,46 +8,7 @@
  */
 import { ZipmlError } from '../core/errors.js';
 
-/**
- * Seeded random numbers (SplitMix32-style mixing of a Weyl counter). Integer output is the same
- * on every engine; normal() goes through Math.log/cos, which engines may round differently, so
- * anything derived from it that must survive a round trip is stored, not regenerated.
- */
-export class SeededRandom {
-  private s: number;
-  private spare: number | undefined;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  u32(): number {
-    this.s = (this.s + 0x9e3779b9) >>> 0;
-    let z = this.s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    return (z ^ (z >>> 16)) >>> 0;
-  }
-  /** Uniform in [0, 1) with 53 random bits. */
-  float(): number {
-    return (this.u32() * 2097152 + (this.u32() >>> 11)) / 9007199254740992;
-  }
-  /** Uniform integer in [0, n). */
-  int(n: number): number {
-    return Math.floor(this.float() * n);
-  }
-  /** Standard normal (Box–Muller, both outputs used). */
-  normal(): number {
-    if (this.spare !== undefined) {
-      const v = this.spare;
-      this.spare = undefined;
-      return v;
-    }
-    const u = 1 - this.float();
-    const v = this.float();
-    const r = Math.sqrt(-2 * Math.log(u));
-    this.spare = r * Math.sin(2 * Math.PI * v);
-    return r * Math.cos(2 * Math.PI * v);
-  }
-}
+export { SeededRandom } from '../core/random.js';
 
 /**
  * Number of rows in `x` as a batch of `d`-dimensional vectors; rejects a length that is not a

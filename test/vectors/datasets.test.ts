@@ -8,9 +8,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { isZipmlError } from '../../src/core/errors.js';
 import {
-  SHARED_DATASETS, SHARED_DATASET_FILES, SPLIT_SEED, SeededRandom, gaussianMixture, loadSharedDataset, seededSplit,
+  SHARED_DATASETS, SHARED_DATASET_FILES, SPLIT_SEED, gaussianMixture, loadSharedDataset, seededSplit,
   type SharedDatasetName, type VectorDataset,
 } from '../../src/vectors/datasets.js';
+import { SeededRandom } from '../../src/core/random.js';
 
 const ROOT = '../shared/data';
 
