@@ -148,7 +148,7 @@ export function summaryMarkdown(result) {
   for (const ds of result.datasets) {
     const cells = GROUPS.map((g) => {
       const r = ds.rows.find((x) => x.entry.group === g);
-      return `${r.entry.name}: ${targetCell(r.target)}`;
+      return r ? `${r.entry.name}: ${targetCell(r.target)}` : 'not run';
     });
     const v = ds.rabitq;
     const rb = v ? `${v.wins ? 'wins' : '**loses**'} (${rec(v.recall)} vs ${rec(v.bestBinary.recall)})` : DASH;

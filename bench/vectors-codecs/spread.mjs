@@ -6,8 +6,8 @@
 // fixed seed in Faiss 1.7.3. zipml's seed drives every random choice of the codec. Writes
 // bench/results/vectors-codecs.spread.{json,md}.
 //
-//   node bench/vectors-codecs/spread.mjs --datasets nmslib8,synthetic --codecs OPQ,RQ --seeds 1,2,3,4,5
-//   node bench/vectors-codecs/spread.mjs --quick ...    # the synthetic set at 20,000 rows
+//   node bench/vectors-codecs/spread.mjs [--runs nmslib8:OPQ,nmslib8:RQ,cohere768:OPQ,bge-m3:RQ] [--seeds 1,2,3,4,5]
+//   node bench/vectors-codecs/spread.mjs --quick --runs synthetic:RQ   # the synthetic set at 20,000 rows
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -21,16 +21,17 @@ const arg = (name, def) => {
   return i >= 0 ? argv[i + 1].split(',') : def;
 };
 const quick = argv.includes('--quick');
-const names = arg('--datasets', ['nmslib8', 'synthetic']);
-const keys = arg('--codecs', ['OPQ', 'RQ']);
+// dataset:codec pairs (codec keys of plan.mjs: OPQ, RQ, PQx8, ...).
+const runs = arg('--runs', ['nmslib8:OPQ', 'nmslib8:RQ', 'cohere768:OPQ', 'bge-m3:RQ']).map((r) => r.split(':'));
 const seeds = arg('--seeds', ['1', '2', '3', '4', '5']).map(Number);
 
 const started = performance.now();
 const out = { command: `node bench/vectors-codecs/spread.mjs ${argv.join(' ')}`.trim(), machine: machine(), datasets: [] };
 const dir = mkdtempSync(join(tmpdir(), 'zipml-spread-'));
 try {
-  for (const name of names) {
+  for (const name of [...new Set(runs.map(([n]) => n))]) {
     const { ds, truth } = await prepareDataset(name, dir, { quick });
+    const keys = runs.filter(([n]) => n === name).map(([, k]) => k);
     // The whole plan, also with --quick (which only shrinks the synthetic set here).
     for (const entry of codecPlan(ds).filter((e) => keys.includes(e.key))) {
       const row = { dataset: name, key: entry.key, name: entry.name, trainRows: entry.trainRows, trainOptions: entry.trainOptions, ours: [], faiss: [] };
