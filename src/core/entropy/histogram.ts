@@ -37,15 +37,3 @@ export function entropyBits(hist: Uint32Array): number {
 export function order0Bytes(data: Uint8Array): number {
   return Math.ceil(entropyBits(histogram(data)) / 8);
 }
-
-/** Number of distinct byte values, and the largest symbol present (-1 when empty). */
-export function alphabetInfo(hist: Uint32Array): { distinct: number; maxSymbol: number } {
-  let distinct = 0, maxSymbol = -1;
-  for (let s = 0; s < hist.length; s++) {
-    if (hist[s]! > 0) {
-      distinct++;
-      maxSymbol = s;
-    }
-  }
-  return { distinct, maxSymbol };
-}
