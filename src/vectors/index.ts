@@ -45,3 +45,12 @@ export {
   loadSharedDataset, gaussianMixture, seededSplit, SHARED_DATASETS, SHARED_DATASET_FILES, SPLIT_SEED,
   type VectorDataset, type SharedDatasetName, type GaussianMixtureOptions,
 } from './datasets.js';
+export {
+  VectorIndex, indexFactory,
+  type IndexOptions, type IndexTrainOptions, type SearchParams, type SearchResult, type RangeResult, type AddOptions,
+} from './index/vector-index.js';
+export { parseFactory, type IndexRecipe, MAX_NLIST } from './index/factory.js';
+export { saveIndex, loadIndex, INDEX_CONTAINER_KIND, INDEX_FORMAT_VERSION } from './index/file.js';
+export { FlatCodec } from './index/flat-codec.js';
+export { IdSet, filterAllows, type SearchFilter, type VectorId } from './search/filter.js';
+export { TopK, Reservoir, type Collector } from './search/topk.js';
