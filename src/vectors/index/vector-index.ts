@@ -22,7 +22,8 @@ import { createCodec } from '../codecs/factory.js';
 import { trainOPQRotation } from '../codecs/opq.js';
 import { RandomOrthogonalRotation } from '../rotation.js';
 import { kmeans } from '../kmeans.js';
-import { l2sqrDistances, innerProducts, normalizeRows, pairBlocks, nearestCentroids } from '../distances.js';
+import { normalizeRows, pairBlocks, nearestCentroids, ResidentRows } from '../distances.js';
+import { ProductQuantizer, lutScan } from '../codecs/pq.js';
 import { checkRows, checkDim } from '../linalg.js';
 import { TopK, Reservoir, checkK, type Collector } from '../search/topk.js';
 import { filterAllows, IdSet, type SearchFilter, type VectorId } from '../search/filter.js';
@@ -81,6 +82,18 @@ export interface AddOptions extends LongOpOptions {
 
 /** Rows scanned per call of a codec's distance function (bounds the scratch memory). */
 const SCAN_CHUNK = 4096;
+/** Largest IVF-PQ precomputed table (nlist × M × ksub floats), as Faiss bounds its own. */
+const PRECOMPUTED_MAX_BYTES = 256 << 20;
+
+type ScanFn = (codes: Uint8Array, n: number, out: Float32Array) => void;
+
+/** Search-time state derived from the index, rebuilt lazily after it changes. */
+interface SearchCache {
+  coarse?: ResidentRows;
+  pqPre?: Float32Array | null;
+  exact?: ResidentRows;
+  flat?: ResidentRows;
+}
 
 export class VectorIndex {
   readonly d: number;
@@ -98,6 +111,7 @@ export class VectorIndex {
   readonly lists: InvertedLists;
   ids = new IdMap();
   private trainedFlag: boolean;
+  private cache: SearchCache = {};
 
   constructor(d: number, factory: string | IndexRecipe, opts: IndexOptions = {}) {
     checkDim(d, 'VectorIndex');
@@ -120,6 +134,7 @@ export class VectorIndex {
     this.refineCodec = parts.refineCodec;
     this.ids = parts.ids;
     this.trainedFlag = parts.trained;
+    this.cache = {};
   }
 
   get factory(): string {
@@ -200,6 +215,7 @@ export class VectorIndex {
     step(3);
     if (this.refineCodec && this.refineCodec.name !== 'Flat') this.refineCodec.train(xt, { seed, signal: opts.signal });
     this.trainedFlag = true;
+    this.cache = {};
     step(4);
   }
 
@@ -247,6 +263,9 @@ export class VectorIndex {
       }
     }
     if (rcodes) this.appendRefine(rcodes, first);
+    // Keep resident copies in step (they exist once a search built them).
+    if (this.cache.exact && rcodes) this.cache.exact.append(floatView(rcodes, n, d));
+    if (this.cache.flat && this.recipe.nlist === 0) this.cache.flat.append(floatView(codes, n, d));
     opts.onProgress?.(n, n);
     if (this.ids.removed > 1024 && this.ids.removed > this.ids.slots / 2) this.compact();
   }
@@ -289,6 +308,7 @@ export class VectorIndex {
   /** Drops removed vectors from the lists and refinement codes and renumbers slots. */
   compact(): void {
     const oldSlots = this.ids.slots;
+    this.cache = {};
     const remap = this.ids.compact();
     this.lists.compact(remap);
     if (this.refineCodec) {
@@ -466,62 +486,123 @@ export class VectorIndex {
     return (s) => alive[s] === 1 && filterAllows(filter, ids.idOf(s));
   }
 
-  /** Lists to visit for a (prepared) query, nearest centroid first, with ⟨q, c⟩ for 'ip'. */
-  private probe(q: Float32Array, nprobe: number): { lists: number[]; qc: Float32Array | null } {
+  /** Lists to visit for a (prepared) query, nearest centroid first, with the coarse values. */
+  private probe(q: Float32Array, nprobe: number): { lists: number[]; coarse: Float32Array | null } {
     const nlist = this.recipe.nlist;
-    if (nlist === 0) return { lists: [0], qc: null };
-    const c = this.centroids!;
+    if (nlist === 0) return { lists: [0], coarse: null };
     const v = new Float32Array(nlist);
     const ip = this.codecMetric === 'ip';
-    if (ip) innerProducts(q, c, this.d, v);
-    else l2sqrDistances(q, c, this.d, v);
+    this.cache.coarse ??= new ResidentRows(this.d, this.centroids!);
+    this.cache.coarse.range(q, this.codecMetric, 0, nlist, v);
     const t = new TopK(nprobe);
     for (let l = 0; l < nlist; l++) {
       const x = ip ? -v[l]! : v[l]!;
-      if (x < t.threshold) t.push(x, l);
+      if (x <= t.threshold) t.push(x, l);
     }
     const lists = Array.from(t.sorted().labels);
-    return { lists, qc: ip ? v : null };
+    return { lists, coarse: v };
+  }
+
+  /**
+   * Faiss's precomputed tables for IVF-PQ with L2 residuals: ‖q − c − r‖² = ‖q − c‖² +
+   * (‖r‖² + 2⟨c, r⟩) − 2⟨q, r⟩. The middle term is a per-list table computed once; the last is
+   * one table per query; so a probed list costs M·ksub additions instead of a new table.
+   * Null when the codec is not PQ or the tables would exceed PRECOMPUTED_MAX_BYTES.
+   */
+  private pqTables(): Float32Array | null {
+    if (this.cache.pqPre !== undefined) return this.cache.pqPre;
+    const pq = this.codec;
+    let pre: Float32Array | null = null;
+    if (pq instanceof ProductQuantizer && this.byResidual && this.codecMetric === 'l2') {
+      const per = pq.M * pq.ksub;
+      const nlist = this.recipe.nlist;
+      if (nlist * per * 4 <= PRECOMPUTED_MAX_BYTES) {
+        pre = new Float32Array(nlist * per);
+        const norms = pq.centroidNorms();
+        const c = this.centroids!;
+        for (let l = 0; l < nlist; l++) {
+          const t = pq.distanceTable(c.subarray(l * this.d, (l + 1) * this.d), 'ip');
+          for (let j = 0; j < per; j++) pre[l * per + j] = norms[j]! + 2 * t[j]!;
+        }
+      }
+    }
+    this.cache.pqPre = pre;
+    return pre;
   }
 
   /** Scans the probed lists' codes for one prepared query into the collector. */
   private scanQuery(q: Float32Array, nprobe: number, coll: Collector, accept: ((slot: number) => boolean) | null, scratch: Float32Array): void {
     const d = this.d;
-    const { lists, qc } = this.probe(q, nprobe);
+    const { lists, coarse } = this.probe(q, nprobe);
     const cm = this.codecMetric;
-    const shared = this.byResidual && cm === 'l2' ? null : this.codec.distances(q, cm);
-    const resid = new Float32Array(d);
+    if (this.recipe.nlist === 0 && this.codec.name === 'Flat') {
+      this.scanFlat(q, coll, accept, scratch);
+      return;
+    }
+    const pre = this.pqTables();
+    let listFn: (l: number) => ScanFn;
+    let bias: (l: number) => number = () => 0;
+    if (pre) {
+      // IVF-PQ, L2 residuals, precomputed tables.
+      const pq = this.codec as ProductQuantizer;
+      const qt = pq.distanceTable(q, 'ip');
+      const per = qt.length;
+      const t = new Float32Array(per);
+      const { M, nbits, codeSize } = pq;
+      listFn = (l) => {
+        for (let j = 0; j < per; j++) t[j] = pre[l * per + j]! - 2 * qt[j]!;
+        return (codes, n, out) => lutScan(t, codes, n, codeSize, M, nbits, out);
+      };
+      bias = (l) => coarse![l]!;
+    } else if (this.byResidual && cm === 'l2') {
+      const resid = new Float32Array(d);
+      const c = this.centroids!;
+      listFn = (l) => {
+        for (let j = 0; j < d; j++) resid[j] = q[j]! - c[l * d + j]!;
+        return this.codec.distances(resid, 'l2');
+      };
+    } else {
+      const shared = this.codec.distances(q, cm);
+      listFn = () => shared;
+      if (cm === 'ip' && this.byResidual) bias = (l) => coarse![l]!;
+    }
     const cs = this.codec.codeSize;
+    const sign = cm === 'l2' ? 1 : -1;
     for (const l of lists) {
       const { codes, slots, n } = this.lists.list(l);
       if (n === 0) continue;
-      let fn = shared;
-      if (fn === null) {
-        const c = this.centroids!;
-        for (let j = 0; j < d; j++) resid[j] = q[j]! - c[l * d + j]!;
-        fn = this.codec.distances(resid, 'l2');
-      }
-      const bias = cm === 'ip' && this.byResidual ? qc![l]! : 0;
+      const fn = listFn(l);
+      const b = bias(l);
       for (let i0 = 0; i0 < n; i0 += SCAN_CHUNK) {
         const m = Math.min(SCAN_CHUNK, n - i0);
         const out = scratch.subarray(0, m);
         fn(codes.subarray(i0 * cs, (i0 + m) * cs), m, out);
-        if (cm === 'l2') {
-          for (let i = 0; i < m; i++) {
-            const v = out[i]!;
-            if (v < coll.threshold) {
-              const s = slots[i0 + i]!;
-              if (accept === null || accept(s)) coll.push(v, s);
-            }
+        for (let i = 0; i < m; i++) {
+          const v = sign * (out[i]! + b);
+          if (v <= coll.threshold) {
+            const s = slots[i0 + i]!;
+            if (accept === null || accept(s)) coll.push(v, s);
           }
-        } else {
-          for (let i = 0; i < m; i++) {
-            const v = -(out[i]! + bias);
-            if (v < coll.threshold) {
-              const s = slots[i0 + i]!;
-              if (accept === null || accept(s)) coll.push(v, s);
-            }
-          }
+        }
+      }
+    }
+  }
+
+  /** Exact flat index, one query: the rows stay resident in kernel memory. */
+  private scanFlat(q: Float32Array, coll: Collector, accept: ((slot: number) => boolean) | null, scratch: Float32Array): void {
+    const { codes, slots, n } = this.lists.list(0);
+    if (!this.cache.flat) this.cache.flat = new ResidentRows(this.d, floatView(codes, n, this.d));
+    const rows = this.cache.flat;
+    const sign = this.codecMetric === 'l2' ? 1 : -1;
+    for (let i0 = 0; i0 < n; i0 += SCAN_CHUNK) {
+      const m = Math.min(SCAN_CHUNK, n - i0);
+      const out = scratch.subarray(0, m);
+      rows.range(q, this.codecMetric, i0, m, out);
+      for (let i = 0; i < m; i++) {
+        const v = sign * out[i]!;
+        if (v <= coll.threshold) {
+          const s = slots[i0 + i]!;
+          if (accept === null || accept(s)) coll.push(v, s);
         }
       }
     }
@@ -538,7 +619,7 @@ export class VectorIndex {
         const row = i * ld;
         for (let j = 0; j < m; j++) {
           const x = v[row + j]!;
-          if (x < c.threshold) {
+          if (x <= c.threshold) {
             const s = slots[b0 + j]!;
             if (accept === null || accept(s)) c.push(x, s);
           }
@@ -552,6 +633,13 @@ export class VectorIndex {
     const rc = this.refineCodec!;
     const rcs = rc.codeSize;
     const m = slots.length;
+    if (rc.name === 'Flat') {
+      this.cache.exact ??= new ResidentRows(this.d, floatView(this.refineCodes, this.ids.slots, this.d));
+      const out = new Float32Array(m);
+      this.cache.exact.pick(q, this.codecMetric, slots, out);
+      const sign = this.codecMetric === 'l2' ? 1 : -1;
+      return Float64Array.from(out, (v) => sign * v);
+    }
     const buf = new Uint8Array(m * rcs);
     for (let j = 0; j < m; j++) {
       const s = slots[j]!;
@@ -575,12 +663,13 @@ export class VectorIndex {
   }
 }
 
-/** Collects every pair below a fixed threshold (range search). */
+/** Collects every pair strictly below a fixed radius (range search). */
 class RangeCollector implements Collector {
   readonly values: number[] = [];
   readonly labels: number[] = [];
   constructor(readonly threshold: number) {}
   push(value: number, label: number): void {
+    if (!(value < this.threshold)) return;
     this.values.push(value);
     this.labels.push(label);
   }

@@ -13,7 +13,8 @@ import { ZipmlError } from '../../core/errors.js';
 
 /** The interface the scans feed: they read `threshold` and push what beats it. */
 export interface Collector {
-  /** Values >= this are never kept (+Infinity until k pairs were seen). */
+  /** Values above this are never kept (+Infinity until k pairs were seen); scans call push()
+   * only for values <= threshold, and push() settles ties at the threshold by label. */
   readonly threshold: number;
   push(value: number, label: number): void;
 }
@@ -82,10 +83,7 @@ export class TopK implements Collector {
       v[i] = value;
       l[i] = label;
     }
-    if (this.n === k) {
-      // Equal values may still enter (smaller label): admit up to and including the top value.
-      this.threshold = nextUp(v[0]!);
-    }
+    if (this.n === k) this.threshold = v[0]!;
   }
 
   /** The kept pairs, best first. */
@@ -101,16 +99,6 @@ export class TopK implements Collector {
     }
     return { values, labels };
   }
-}
-
-/** The smallest double above x (so `value < threshold` admits ties with x). */
-function nextUp(x: number): number {
-  if (x === Infinity || Number.isNaN(x)) return x;
-  if (x === 0) return Number.MIN_VALUE;
-  const f = new Float64Array([x]);
-  const b = new BigInt64Array(f.buffer);
-  b[0] = x > 0 ? b[0]! + 1n : b[0]! - 1n;
-  return f[0]!;
 }
 
 export class Reservoir implements Collector {
@@ -131,14 +119,14 @@ export class Reservoir implements Collector {
   }
 
   push(value: number, label: number): void {
-    if (!(value < this.threshold)) return;
+    if (!(value <= this.threshold)) return;
     if (this.n === this.vals.length) this.shrink();
-    if (!(value < this.threshold)) return;
+    if (!(value <= this.threshold)) return;
     this.vals[this.n] = value;
     this.labels[this.n++] = label;
   }
 
-  /** Keeps the k best and sets the threshold just above the k-th value (ties stay admissible). */
+  /** Keeps the k best (and every tie of the k-th) and lowers the threshold to the k-th value. */
   private shrink(): void {
     const k = this.k;
     const kth = selectKth(this.vals, this.n, k);
@@ -150,7 +138,7 @@ export class Reservoir implements Collector {
       }
     }
     this.n = m;
-    this.threshold = Math.min(this.threshold, nextUp(kth));
+    this.threshold = Math.min(this.threshold, kth);
     if (m > this.vals.length / 2) {
       // Many ties at the k-th value: grow so pushes stay amortized O(1).
       const v = new Float64Array(this.vals.length * 2), l = new Float64Array(this.vals.length * 2);

@@ -53,7 +53,7 @@ test('TopK and Reservoir keep the k best pairs, ties by the smaller label', () =
     const vals = Array.from({ length: n }, () => r.int(40));
     const t = new TopK(k), res = new Reservoir(k);
     vals.forEach((v, i) => {
-      if (v < t.threshold) t.push(v, i);
+      if (v <= t.threshold) t.push(v, i);
       res.push(v, i);
     });
     const want = vals.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]).slice(0, k);
