@@ -51,6 +51,7 @@ export {
 } from './index/vector-index.js';
 export { parseFactory, type IndexRecipe, MAX_NLIST } from './index/factory.js';
 export { saveIndex, loadIndex, INDEX_CONTAINER_KIND, INDEX_FORMAT_VERSION } from './index/file.js';
+export { searchParallel, type ParallelSearchParams } from './index/parallel.js';
 export { FlatCodec } from './index/flat-codec.js';
 export { IdSet, filterAllows, type SearchFilter, type VectorId } from './search/filter.js';
 export { TopK, Reservoir, type Collector } from './search/topk.js';

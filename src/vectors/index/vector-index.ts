@@ -31,6 +31,7 @@ import { parseFactory, type IndexRecipe } from './factory.js';
 import { FlatCodec, floatView } from './flat-codec.js';
 import { InvertedLists } from './lists.js';
 import { IdMap } from './ids.js';
+import { searchParallel, type ParallelSearchParams } from './parallel.js';
 
 export interface IndexOptions {
   /** 'l2' (default), 'ip' or 'cos'. */
@@ -112,6 +113,8 @@ export class VectorIndex {
   ids = new IdMap();
   private trainedFlag: boolean;
   private cache: SearchCache = {};
+  /** Bumped by every change, so derived copies (worker snapshots) know when they are stale. */
+  version = 0;
 
   constructor(d: number, factory: string | IndexRecipe, opts: IndexOptions = {}) {
     checkDim(d, 'VectorIndex');
@@ -135,6 +138,7 @@ export class VectorIndex {
     this.ids = parts.ids;
     this.trainedFlag = parts.trained;
     this.cache = {};
+    this.version++;
   }
 
   get factory(): string {
@@ -216,6 +220,7 @@ export class VectorIndex {
     if (this.refineCodec && this.refineCodec.name !== 'Flat') this.refineCodec.train(xt, { seed, signal: opts.signal });
     this.trainedFlag = true;
     this.cache = {};
+    this.version++;
     step(4);
   }
 
@@ -254,6 +259,7 @@ export class VectorIndex {
     const codes = this.codec.encode(enc);
     const rcodes = this.refineCodec ? this.refineCodec.encode(y) : null;
     const first = this.ids.push(idList);
+    this.version++;
     const cs = this.codec.codeSize;
     for (let i = 0; i < n; i++) {
       this.lists.append(assign[i]!, codes.subarray(i * cs, (i + 1) * cs), first + i);
@@ -292,6 +298,7 @@ export class VectorIndex {
    */
   remove(which: readonly VectorId[] | IdSet | ((id: VectorId) => boolean)): number {
     let removed = 0;
+    this.version++;
     if (Array.isArray(which)) {
       for (const id of which as readonly VectorId[]) if (this.ids.remove(id)) removed++;
     } else {
@@ -309,6 +316,7 @@ export class VectorIndex {
   compact(): void {
     const oldSlots = this.ids.slots;
     this.cache = {};
+    this.version++;
     const remap = this.ids.compact();
     this.lists.compact(remap);
     if (this.refineCodec) {
@@ -400,6 +408,14 @@ export class VectorIndex {
       this.writeRow(res, i, values, labels);
     }
     return res;
+  }
+
+  /**
+   * search() over the worker pool (`threads`, `pool`): the queries are split between workers
+   * that share the index's bytes. Equal to search(). Predicate filters run on this thread.
+   */
+  searchAsync(queries: Float32Array, k: number, params: ParallelSearchParams = {}): Promise<SearchResult> {
+    return searchParallel(this, queries, k, params);
   }
 
   /**

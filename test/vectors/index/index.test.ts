@@ -295,3 +295,25 @@ test('VectorIndex validates its arguments', () => {
   const r = ix.search(new Float32Array(4), 3);
   assert.deepEqual(Array.from(r.ids), [-1, -1, -1]);
 });
+
+test('searchAsync on two workers equals search, filters included; a changed index is re-shared', async () => {
+  const { WorkerPool } = await import('../../../src/core/workers/pool.js');
+  const pool = new WorkerPool({ size: 2 });
+  try {
+    const d = 16, n = 4000, nq = 64, k = 7;
+    const base = clustered(n, d, 17), q = clustered(nq, d, 18);
+    for (const f of ['IVF16,PQ8x4fs,RFlat', 'Flat']) {
+      const ix = indexFactory(d, f);
+      ix.train(base);
+      ix.add(base);
+      const p = { nprobe: 4, kFactor: 4 };
+      assert.deepEqual(await ix.searchAsync(q, k, { ...p, threads: 2, pool }), ix.search(q, k, p));
+      const filter = new IdSet([1, 2, 3, 500, 501, 502, 3999]);
+      assert.deepEqual(await ix.searchAsync(q, k, { ...p, filter, threads: 2, pool }), ix.search(q, k, { ...p, filter }));
+      ix.remove([...Array(2000).keys()]);
+      assert.deepEqual(await ix.searchAsync(q, k, { ...p, threads: 2, pool }), ix.search(q, k, p));
+    }
+  } finally {
+    await pool.close();
+  }
+});
