@@ -8,7 +8,7 @@
  * so a corrupt or hostile file gives a ZipmlError, never an index that answers wrongly.
  */
 import { ZipmlError } from '../../core/errors.js';
-import { ContainerBuilder, readContainer, type Container, type JsonObject } from '../../core/container.js';
+import { ContainerBuilder, readContainer, decodeUtf8Strict, type Container, type JsonObject } from '../../core/container.js';
 import { deserializeCodec } from '../codecs/serialize.js';
 import { RandomOrthogonalRotation } from '../rotation.js';
 import type { Metric, VectorCodec } from '../types.js';
@@ -174,7 +174,7 @@ export function loadIndex(bytes: Uint8Array): VectorIndex {
   if (idKind === 'string') {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(c.section('keys')));
+      parsed = JSON.parse(decodeUtf8Strict(c.section('keys')));
     } catch {
       throw corrupt('section "keys" is not UTF-8 JSON');
     }
