@@ -32,6 +32,7 @@ import { FlatCodec, floatView } from './flat-codec.js';
 import { InvertedLists } from './lists.js';
 import { IdMap } from './ids.js';
 import { searchParallel, type ParallelSearchParams } from './parallel.js';
+import { ResidentPQLists } from './resident-pq.js';
 
 export interface IndexOptions {
   /** 'l2' (default), 'ip' or 'cos'. */
@@ -86,12 +87,14 @@ const SCAN_CHUNK = 4096;
 /** Largest IVF-PQ precomputed table (nlist × M × ksub floats), as Faiss bounds its own. */
 const PRECOMPUTED_MAX_BYTES = 256 << 20;
 
-type ScanFn = (codes: Uint8Array, n: number, out: Float32Array) => void;
+/** Values of n codes (rows from0.. of the list being scanned) into out. */
+type ScanFn = (codes: Uint8Array, n: number, out: Float32Array, from: number) => void;
 
 /** Search-time state derived from the index, rebuilt lazily after it changes. */
 interface SearchCache {
   coarse?: ResidentRows;
   pqPre?: Float32Array | null;
+  residentPQ?: ResidentPQLists | null;
   exact?: ResidentRows;
   flat?: ResidentRows;
 }
@@ -269,7 +272,8 @@ export class VectorIndex {
       }
     }
     if (rcodes) this.appendRefine(rcodes, first);
-    // Keep resident copies in step (they exist once a search built them).
+    // Keep resident copies in step (they exist once a search built them); PQ lists are re-laid out.
+    this.cache.residentPQ = undefined;
     if (this.cache.exact && rcodes) this.cache.exact.append(floatView(rcodes, n, d));
     if (this.cache.flat && this.recipe.nlist === 0) this.cache.flat.append(floatView(codes, n, d));
     opts.onProgress?.(n, n);
@@ -558,18 +562,40 @@ export class VectorIndex {
     const pre = this.pqTables();
     let listFn: (l: number) => ScanFn;
     let bias: (l: number) => number = () => 0;
-    if (pre) {
-      // IVF-PQ, L2 residuals, precomputed tables.
-      const pq = this.codec as ProductQuantizer;
-      const qt = pq.distanceTable(q, 'ip');
-      const per = qt.length;
-      const t = new Float32Array(per);
+    if (this.codec instanceof ProductQuantizer) {
+      // PQ: one lookup table per list, scanned where the lists live (resident kernel memory).
+      const pq = this.codec;
       const { M, nbits, codeSize } = pq;
+      this.cache.residentPQ ??= ResidentPQLists.create(this.lists, M, nbits);
+      const resident = this.cache.residentPQ;
+      let tableFor: (l: number) => Float32Array;
+      if (pre) {
+        // L2 residuals with precomputed tables: ‖q − c‖² + pre_l − 2⟨q, r⟩.
+        const qt = pq.distanceTable(q, 'ip');
+        const per = qt.length;
+        const t = new Float32Array(per);
+        tableFor = (l) => {
+          for (let j = 0; j < per; j++) t[j] = pre[l * per + j]! - 2 * qt[j]!;
+          return t;
+        };
+        bias = (l) => coarse![l]!;
+      } else if (this.byResidual && cm === 'l2') {
+        const resid = new Float32Array(d);
+        const c = this.centroids!;
+        tableFor = (l) => {
+          for (let j = 0; j < d; j++) resid[j] = q[j]! - c[l * d + j]!;
+          return pq.distanceTable(resid, 'l2');
+        };
+      } else {
+        const shared = pq.distanceTable(q, cm);
+        tableFor = () => shared;
+        if (cm === 'ip' && this.byResidual) bias = (l) => coarse![l]!;
+      }
       listFn = (l) => {
-        for (let j = 0; j < per; j++) t[j] = pre[l * per + j]! - 2 * qt[j]!;
+        const t = tableFor(l);
+        if (resident) return (_codes, n, out, from) => resident.scan(l, t, from, n, out);
         return (codes, n, out) => lutScan(t, codes, n, codeSize, M, nbits, out);
       };
-      bias = (l) => coarse![l]!;
     } else if (this.byResidual && cm === 'l2') {
       const resid = new Float32Array(d);
       const c = this.centroids!;
@@ -592,7 +618,7 @@ export class VectorIndex {
       for (let i0 = 0; i0 < n; i0 += SCAN_CHUNK) {
         const m = Math.min(SCAN_CHUNK, n - i0);
         const out = scratch.subarray(0, m);
-        fn(codes.subarray(i0 * cs, (i0 + m) * cs), m, out);
+        fn(codes.subarray(i0 * cs, (i0 + m) * cs), m, out, i0);
         for (let i = 0; i < m; i++) {
           const v = sign * (out[i]! + b);
           if (v <= coll.threshold) {
