@@ -21,7 +21,8 @@ import type { Metric, TrainOptions, VectorCodec } from '../types.js';
 import { createCodec } from '../codecs/factory.js';
 import { trainOPQRotation } from '../codecs/opq.js';
 import { RandomOrthogonalRotation } from '../rotation.js';
-import { kmeans } from '../kmeans.js';
+import { kmeans, kmeansAsync, type KMeansOptions } from '../kmeans.js';
+import type { ParallelOptions } from '../../core/entropy/frame-parallel.js';
 import { normalizeRows, pairBlocks, nearestCentroids, ResidentRows } from '../distances.js';
 import { ProductQuantizer, lutScan } from '../codecs/pq.js';
 import { checkRows, checkDim } from '../linalg.js';
@@ -187,44 +188,68 @@ export class VectorIndex {
 
   /** Learns the OPQ rotation, the coarse centroids and the codecs from training vectors. */
   train(x: Float32Array, opts: IndexTrainOptions = {}): void {
+    const t = this.trainStart(x, opts);
+    const km = this.recipe.nlist > 0 ? kmeans(t.xt, this.d, this.recipe.nlist, t.km) : null;
+    this.trainFinish(t.xt, km?.centroids ?? null, opts);
+  }
+
+  /**
+   * train() with the coarse k-means (the largest part for big nlist) on the worker pool
+   * (`threads`, `pool`); the result equals train()'s.
+   */
+  async trainAsync(x: Float32Array, opts: IndexTrainOptions & ParallelOptions = {}): Promise<void> {
+    const t = this.trainStart(x, opts);
+    const km = this.recipe.nlist > 0 ? await kmeansAsync(t.xt, this.d, this.recipe.nlist, { ...t.km, threads: opts.threads, pool: opts.pool }) : null;
+    this.trainFinish(t.xt, km?.centroids ?? null, opts);
+  }
+
+  /** Checks, cos-normalizes and OPQ-rotates the training rows; the coarse k-means options. */
+  private trainStart(x: Float32Array, opts: IndexTrainOptions): { xt: Float32Array; km: KMeansOptions } {
     const d = this.d, r = this.recipe;
     const n = checkRows(x, d, 'index train');
     if (n === 0) throw new ZipmlError('E_ARG', 'index train: no training vectors');
+    if (r.nlist > 0 && n < r.nlist) throw new ZipmlError('E_ARG', `index train: ${n} vectors cannot train ${r.nlist} inverted lists`);
     const seed = opts.seed ?? 1234;
-    const step = (s: number) => {
-      throwIfAborted(opts.signal, 'index train');
-      opts.onProgress?.(s, 4);
-    };
-    step(0);
+    this.trainStep(0, opts);
     let xt = this.metric === 'cos' ? normalizeRows(x.slice(), d) : x;
     if (r.opqM > 0) {
       const rot = trainOPQRotation(xt, d, r.opqM, { seed, signal: opts.signal });
       this.transform = new RandomOrthogonalRotation(d, rot.matrix);
       xt = this.transform.apply(xt);
     }
-    step(1);
+    this.trainStep(1, opts);
+    return { xt, km: { niter: opts.niter ?? 10, seed, signal: opts.signal } };
+  }
+
+  private trainStep(s: number, opts: IndexTrainOptions): void {
+    throwIfAborted(opts.signal, 'index train');
+    opts.onProgress?.(s, 4);
+  }
+
+  /** Installs the coarse centroids and trains the codecs (on residuals when byResidual). */
+  private trainFinish(xt: Float32Array, centroids: Float32Array | null, opts: IndexTrainOptions): void {
+    const d = this.d, n = xt.length / d;
+    const seed = opts.seed ?? 1234;
     let residual = xt;
-    if (r.nlist > 0) {
-      if (n < r.nlist) throw new ZipmlError('E_ARG', `index train: ${n} vectors cannot train ${r.nlist} inverted lists`);
-      const km = kmeans(xt, d, r.nlist, { niter: opts.niter ?? 10, seed, signal: opts.signal });
-      this.centroids = km.centroids;
+    if (centroids) {
+      this.centroids = centroids;
       if (this.byResidual) {
         const assign = this.assign(xt, n);
         residual = new Float32Array(xt.length);
         for (let i = 0; i < n; i++) {
           const c = assign[i]! * d;
-          for (let j = 0; j < d; j++) residual[i * d + j] = xt[i * d + j]! - this.centroids[c + j]!;
+          for (let j = 0; j < d; j++) residual[i * d + j] = xt[i * d + j]! - centroids[c + j]!;
         }
       }
     }
-    step(2);
+    this.trainStep(2, opts);
     if (this.codec.name !== 'Flat') this.codec.train(residual, { seed, signal: opts.signal });
-    step(3);
+    this.trainStep(3, opts);
     if (this.refineCodec && this.refineCodec.name !== 'Flat') this.refineCodec.train(xt, { seed, signal: opts.signal });
     this.trainedFlag = true;
     this.cache = {};
     this.version++;
-    step(4);
+    this.trainStep(4, opts);
   }
 
   /** Nearest coarse centroid of each row ('l2'; largest inner product for 'ip'/'cos'). */

@@ -317,3 +317,21 @@ test('searchAsync on two workers equals search, filters included; a changed inde
     await pool.close();
   }
 });
+
+test('trainAsync on two workers trains the same index as train', async () => {
+  const { WorkerPool } = await import('../../../src/core/workers/pool.js');
+  const pool = new WorkerPool({ size: 2 });
+  try {
+    const d = 16, n = 6000;
+    const base = clustered(n, d, 19), q = clustered(20, d, 20);
+    const a = indexFactory(d, 'IVF32,PQ8x4fs'), b = indexFactory(d, 'IVF32,PQ8x4fs');
+    a.train(base, { seed: 2 });
+    await b.trainAsync(base, { seed: 2, threads: 2, pool });
+    assert.deepEqual(b.centroids, a.centroids);
+    a.add(base);
+    b.add(base);
+    assert.deepEqual(b.search(q, 5, { nprobe: 4 }), a.search(q, 5, { nprobe: 4 }));
+  } finally {
+    await pool.close();
+  }
+});
