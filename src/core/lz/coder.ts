@@ -4,7 +4,7 @@
  * optimal parser from the current probabilities (length and distance price tables are refreshed
  * every so many symbols, as in LZMA, since recomputing them per position costs more than it gains).
  */
-import { RangeEncoder, PRICES, PRICE_SHIFT, PROB_ONE } from './range-coder.js';
+import { RangeEncoder, PRICES, PRICE_BITS, PROB_ONE } from './range-coder.js';
 import {
   LzModel, type LzProps, stateAfterLiteral, stateAfterMatch, stateAfterRep, stateAfterShortRep, distSlot,
   LIT_STATES, LEN_STATES, SLOT_BITS, MODEL_END_SLOT, ALIGN_BITS, ALIGN_SIZE, FULL_DISTANCES, LEN_CHOICE, LEN_CHOICE2,
@@ -12,8 +12,8 @@ import {
   LEN_SYMBOLS, MATCH_MIN,
 } from './model.js';
 
-const p0 = (p: number): number => PRICES[p >>> PRICE_SHIFT]!;
-const p1 = (p: number): number => PRICES[(PROB_ONE - p) >>> PRICE_SHIFT]!;
+const p0 = (p: number): number => PRICES[p]!;
+const p1 = (p: number): number => PRICES[PROB_ONE - p]!;
 
 function treePrice(probs: Uint16Array, base: number, bits: number, value: number): number {
   let price = 0, m = 1;
@@ -35,35 +35,6 @@ function reverseTreePrice(probs: Uint16Array, base: number, bits: number, value:
   return price;
 }
 
-/** The operations of one parse, to re-code them under other lc/lp/pb without parsing again. */
-export class OpLog {
-  ops = new Int32Array(1 << 12);
-  n = 0;
-  push(len: number, back: number): void {
-    if (this.n + 2 > this.ops.length) {
-      const g = new Int32Array(this.ops.length * 2);
-      g.set(this.ops);
-      this.ops = g;
-    }
-    this.ops[this.n++] = len;
-    this.ops[this.n++] = back;
-  }
-}
-
-/** Codes the logged operations covering at least the first `upTo` bytes; returns the coded size. */
-export function replaySize(data: Uint8Array, log: OpLog, props: LzProps, upTo: number): number {
-  const coder = new LzCoder(data, props, 1 << 16);
-  const ops = log.ops;
-  for (let i = 0, p = 0; i < log.n && p < upTo; i += 2) {
-    const len = ops[i]!, b = ops[i + 1]!;
-    if (b < 0) coder.encodeLiteral(p);
-    else if (b < 4) coder.encodeRep(p, b, len);
-    else coder.encodeMatch(p, b - 4, len);
-    p += len;
-  }
-  return coder.rc.bytesOut;
-}
-
 const LEN_REFRESH = 64;
 const DIST_REFRESH = 128;
 const ALIGN_REFRESH = 16;
@@ -74,7 +45,7 @@ export class LzCoder {
   readonly data: Uint8Array;
   state = 0;
   readonly reps = new Int32Array(4);
-  /** Prices in 1/16 bit: lengths per pos state, distance slots and small distances per length state. */
+  /** Prices in 1/64 bit: lengths per pos state, distance slots and small distances per length state. */
   readonly matchLenPrices: Uint32Array;
   readonly repLenPrices: Uint32Array;
   readonly slotPrices = new Uint32Array(LEN_STATES << SLOT_BITS);
@@ -84,8 +55,6 @@ export class LzCoder {
   private distCount = 0;
   private alignCount = 0;
   private readonly numPosStates: number;
-  /** When set, every coded operation is appended here (length, then rep index / distance + 4 / -1). */
-  log: OpLog | null = null;
 
   constructor(data: Uint8Array, props: LzProps, sizeHint = (data.length >>> 1) + 1024) {
     this.data = data;
@@ -103,7 +72,6 @@ export class LzCoder {
 
   encodeLiteral(pos: number): void {
     const { m, rc, data } = this;
-    this.log?.push(1, -1);
     const posState = pos & m.posMask;
     rc.encodeBit(m.isMatch, (this.state << 4) | posState, 0);
     const base = m.litBase(pos, pos > 0 ? data[pos - 1]! : 0);
@@ -148,7 +116,6 @@ export class LzCoder {
   /** A match at 0-based distance `dist` (the bytes at pos - dist - 1 ...). */
   encodeMatch(pos: number, dist: number, len: number): void {
     const { m, rc } = this;
-    this.log?.push(len, dist + 4);
     const posState = pos & m.posMask;
     rc.encodeBit(m.isMatch, (this.state << 4) | posState, 1);
     rc.encodeBit(m.isRep, this.state, 0);
@@ -176,7 +143,6 @@ export class LzCoder {
   /** A match at rep distance `idx` (0..3); len 1 with idx 0 is the one-byte "short rep". */
   encodeRep(pos: number, idx: number, len: number): void {
     const { m, rc } = this;
-    this.log?.push(len, idx);
     const posState = pos & m.posMask;
     const s = this.state;
     rc.encodeBit(m.isMatch, (s << 4) | posState, 1);
@@ -210,7 +176,7 @@ export class LzCoder {
     return this.rc.finish();
   }
 
-  // ---- prices (1/16 bit) ----
+  // ---- prices (1/64 bit) ----
 
   private lenTable(p: Uint16Array, out: Uint32Array): void {
     const c0 = p0(p[LEN_CHOICE]!), c1 = p1(p[LEN_CHOICE]!);
@@ -237,7 +203,7 @@ export class LzCoder {
     for (let ls = 0; ls < LEN_STATES; ls++) {
       for (let slot = 0; slot < 1 << SLOT_BITS; slot++) {
         let price = treePrice(m.slot, ls << SLOT_BITS, SLOT_BITS, slot);
-        if (slot >= MODEL_END_SLOT) price += ((slot >>> 1) - 1 - ALIGN_BITS) << PRICE_SHIFT;
+        if (slot >= MODEL_END_SLOT) price += ((slot >>> 1) - 1 - ALIGN_BITS) << PRICE_BITS;
         this.slotPrices[(ls << SLOT_BITS) + slot] = price;
       }
       for (let d = 0; d < FULL_DISTANCES; d++) {

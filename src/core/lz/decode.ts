@@ -58,23 +58,9 @@ export function lzDecode(payload: Uint8Array, outputSize: number, opts: LzDecode
     const posState = pos & posMask;
     if (rc.decodeBit(isMatch, (state << 4) | posState) === 0) {
       const base = m.litBase(pos, pos > 0 ? out[pos - 1]! : 0);
-      let sym = 1;
-      if (state < LIT_STATES) {
-        while (sym < 0x100) sym = (sym << 1) | rc.decodeBit(lit, base + sym);
-      } else {
-        const mb = out[pos - rep0 - 1]!; // rep0 < pos holds after any match
-        let matched = true;
-        for (let i = 7; i >= 0; i--) {
-          let b: number;
-          if (matched) {
-            const mbit = (mb >>> i) & 1;
-            b = rc.decodeBit(lit, base + 0x100 + (mbit << 8) + sym);
-            matched = b === mbit;
-          } else b = rc.decodeBit(lit, base + sym);
-          sym = (sym << 1) | b;
-        }
-      }
-      out[pos++] = sym & 0xff;
+      // After a match, rep0 < pos holds, so the match byte exists.
+      out[pos] = state < LIT_STATES ? rc.decodeLiteral(lit, base) : rc.decodeMatchedLiteral(lit, base, out[pos - rep0 - 1]!);
+      pos++;
       state = stateAfterLiteral(state);
       continue;
     }

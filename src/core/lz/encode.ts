@@ -4,11 +4,12 @@
  * the caller stores (the framed form in frame.ts does).
  */
 import { argCheck, throwIfAborted } from '../errors.js';
-import { LzCoder, OpLog } from './coder.js';
+import { LzCoder } from './coder.js';
 import { propsByte, validProps, LZ_DEFAULT_PROPS, type LzProps } from './model.js';
-import { LEVELS, LZ_HEADER_BYTES, LZ_FLAGS_NONE, LZ_FLAGS_STORED, PROPS_SEARCH_MIN_LEVEL, PROPS_SAMPLE_BYTES, WINDOW_LOG_DEFAULT, WINDOW_LOG_MAX, WINDOW_LOG_MIN } from './params.js';
+import { LEVELS, LZ_HEADER_BYTES, LZ_FLAGS_NONE, LZ_FLAGS_STORED, PROPS_SEARCH_MIN_LEVEL, LEVEL9_ALT, WINDOW_LOG_DEFAULT, WINDOW_LOG_MAX, WINDOW_LOG_MIN } from './params.js';
 import { parseFast } from './parse-fast.js';
 import { parseOptimal } from './parse-optimal.js';
+import { BinaryTree } from './match-finder.js';
 import { chooseProps } from './props-search.js';
 
 export interface LzOptions {
@@ -21,13 +22,11 @@ export interface LzOptions {
   signal?: AbortSignal;
 }
 
-/** Encodes with fixed props (one pass); with `log`, records the operations. */
-function encodeWithProps(data: Uint8Array, level: number, windowLog: number, props: LzProps, signal?: AbortSignal, log?: OpLog): Uint8Array {
-  const params = LEVELS[level - 1]!;
+/** Encodes with fixed props (one pass). */
+function encodeWithProps(data: Uint8Array, level: number, windowLog: number, props: LzProps, signal?: AbortSignal, params = LEVELS[level - 1]!): Uint8Array {
   const coder = new LzCoder(data, props);
-  coder.log = log ?? null;
   if (params.mode === 'fast') parseFast(coder, params, windowLog, signal);
-  else parseOptimal(coder, params, windowLog, signal);
+  else parseOptimal(coder, params, new BinaryTree(data, windowLog, params.depth, params.niceLen), signal);
   const body = coder.finish();
   if (body.length + 4 >= data.length) return stored(data); // incompressible: store
   const out = new Uint8Array(LZ_HEADER_BYTES + body.length);
@@ -53,11 +52,13 @@ export function lzEncode(data: Uint8Array, opts: LzOptions = {}): Uint8Array {
   if (opts.props) argCheck(validProps(opts.props), `lzEncode: invalid props ${JSON.stringify(opts.props)}`);
   throwIfAborted(opts.signal, 'lzEncode');
   if (opts.props || level < PROPS_SEARCH_MIN_LEVEL) return encodeWithProps(data, level, windowLog, opts.props ?? LZ_DEFAULT_PROPS, opts.signal);
-  // Parse with the defaults while logging, pick lc/lp/pb by re-coding the log, parse again if they changed.
-  const log = new OpLog();
-  const first = encodeWithProps(data, level, windowLog, LZ_DEFAULT_PROPS, opts.signal, log);
-  const props = chooseProps(data, log, level >= 9 ? Infinity : PROPS_SAMPLE_BYTES, opts.signal);
-  if (propsByte(props) === propsByte(LZ_DEFAULT_PROPS)) return first;
-  const second = encodeWithProps(data, level, windowLog, props, opts.signal);
-  return second.length < first.length ? second : first;
+  const props = chooseProps(data, level, windowLog, opts.signal);
+  let out = encodeWithProps(data, level, windowLog, props, opts.signal);
+  if (level < 9) return out;
+  // Level 9 spends more time to be smallest: another parse setting, and the default props in
+  // case the sample misled the choice; the smallest result wins.
+  const smaller = (a: Uint8Array, b: Uint8Array): Uint8Array => (b.length < a.length ? b : a);
+  out = smaller(out, encodeWithProps(data, level, windowLog, props, opts.signal, LEVEL9_ALT));
+  if (propsByte(props) !== propsByte(LZ_DEFAULT_PROPS)) out = smaller(out, encodeWithProps(data, level, windowLog, LZ_DEFAULT_PROPS, opts.signal));
+  return out;
 }

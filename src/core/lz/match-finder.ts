@@ -89,7 +89,13 @@ export class HashChain {
   }
 }
 
-export class BinaryTree {
+/** What the optimal parser asks of a match finder. */
+export interface MatchSource {
+  getMatches(out: Int32Array): number;
+  skip(count: number): void;
+}
+
+export class BinaryTree implements MatchSource {
   private readonly son: Int32Array;
   private readonly h2 = new Int32Array(1 << 16).fill(-1);
   private readonly h3 = new Int32Array(1 << 16).fill(-1);
@@ -198,5 +204,51 @@ export class BinaryTree {
       }
     }
     return n;
+  }
+}
+
+/**
+ * The matches of every position of a buffer, found once by a BinaryTree and replayed: lets the
+ * lc/lp/pb search parse the same sample under many settings without searching again.
+ */
+export class MatchCache implements MatchSource {
+  private readonly offs: Int32Array;
+  private pairs: Int32Array;
+  private pos = 0;
+
+  constructor(data: Uint8Array, windowLog: number, depth: number, niceLen: number) {
+    const bt = new BinaryTree(data, windowLog, depth, niceLen);
+    const n = data.length;
+    this.offs = new Int32Array(n + 1);
+    this.pairs = new Int32Array(Math.max(1024, n * 2));
+    const tmp = new Int32Array(2 * 280);
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const c = bt.getMatches(tmp);
+      if (k + c > this.pairs.length) {
+        const g = new Int32Array(Math.max(this.pairs.length * 2, k + c));
+        g.set(this.pairs);
+        this.pairs = g;
+      }
+      this.pairs.set(tmp.subarray(0, c), k);
+      k += c;
+      this.offs[i + 1] = k;
+    }
+  }
+
+  getMatches(out: Int32Array): number {
+    const a = this.offs[this.pos]!, b = this.offs[this.pos + 1]!;
+    out.set(this.pairs.subarray(a, b));
+    this.pos++;
+    return b - a;
+  }
+
+  skip(count: number): void {
+    this.pos += count;
+  }
+
+  /** Back to the first position, for another parse of the same data. */
+  rewind(): void {
+    this.pos = 0;
   }
 }

@@ -12,8 +12,7 @@ export const LZ_FLAGS_STORED = 1;
 
 /** Levels from this one up choose lc/lp/pb per input. */
 export const PROPS_SEARCH_MIN_LEVEL = 5;
-/** Below level 9 the settings are compared on the operations covering the first 1 MiB. */
-export const PROPS_SAMPLE_BYTES = 1 << 20;
+
 
 export const WINDOW_LOG_MIN = 12;
 export const WINDOW_LOG_MAX = 26;
@@ -39,5 +38,12 @@ export const LEVELS: readonly LevelParams[] = [
   { mode: 'optimal', depth: 32, niceLen: 64, lazy: 0 }, // 6
   { mode: 'optimal', depth: 48, niceLen: 128, lazy: 0 }, // 7
   { mode: 'optimal', depth: 96, niceLen: 192, lazy: 0 }, // 8
-  { mode: 'optimal', depth: 256, niceLen: 273, lazy: 0 }, // 9
+  { mode: 'optimal', depth: 128, niceLen: 273, lazy: 0 }, // 9
 ];
+
+/**
+ * Level 9 also parses with these settings and keeps the smaller result: on some tabular inputs
+ * (kennedy.xls) taking any 64-byte match at once beats the deeper search, whose longer but farther
+ * matches break runs of rep matches.
+ */
+export const LEVEL9_ALT: LevelParams = { mode: 'optimal', depth: 32, niceLen: 64, lazy: 0 };

@@ -5,10 +5,15 @@
  * reports, priced with the adaptive model's current probabilities and the state and rep distances
  * of the cheapest path that reaches it. The cheapest path to the end of the reach is then coded.
  * A match of at least `niceLen` ends the graph early and is taken as is.
+ *
+ * Besides single operations, three-step arrivals are priced explicitly (LZMA does the same): a
+ * literal then a rep0 match, and a full-length match or rep match, one differing literal, then
+ * rep0 again. They matter on tables and arrays, where a record differs from an earlier one in one
+ * byte: keeping only the cheapest arrival per position would otherwise lose the rep distance.
  */
 import { throwIfAborted } from '../errors.js';
 import type { LzCoder } from './coder.js';
-import { BinaryTree, commonLength } from './match-finder.js';
+import { commonLength, type MatchSource } from './match-finder.js';
 import type { LevelParams } from './params.js';
 import {
   MATCH_MAX, MATCH_MIN, NUM_REPS, LEN_SYMBOLS, stateAfterLiteral, stateAfterMatch, stateAfterRep, stateAfterShortRep,
@@ -18,22 +23,41 @@ const OPTS = 1 << 12;
 const INF = 0x3fffffff;
 const LIT = -1;
 
-export function parseOptimal(coder: LzCoder, params: LevelParams, windowLog: number, signal?: AbortSignal): void {
+/** Parses and codes all of `coder.data`; `mf` must be a fresh finder over the same data with `params.niceLen`. */
+export function parseOptimal(coder: LzCoder, params: LevelParams, mf: MatchSource, signal?: AbortSignal): void {
   const data = coder.data, n = data.length;
   const nice = Math.min(params.niceLen, MATCH_MAX);
-  const mf = new BinaryTree(data, windowLog, params.depth, nice);
-  const size = OPTS + MATCH_MAX + 2;
+  const size = OPTS + 2 * MATCH_MAX + 4;
   const price = new Int32Array(size);
   const prev = new Int32Array(size);
+  // Arrival at i: op (back[i], len1[i]) from prev[i], then a literal if litThen[i], then rep0 of tail[i] bytes if > 0.
   const back = new Int32Array(size);
+  const len1 = new Int32Array(size);
+  const litThen = new Uint8Array(size);
+  const tail = new Int32Array(size);
   const stateOf = new Uint8Array(size);
   const repsOf = new Int32Array(size * NUM_REPS);
   const matches = new Int32Array(2 * (MATCH_MAX + 4));
-  const opsLen = new Int32Array(size);
-  const opsBack = new Int32Array(size);
+  const opsLen = new Int32Array(size * 3);
+  const opsBack = new Int32Array(size * 3);
   const posMask = coder.m.posMask;
   const mlp = coder.matchLenPrices, rlp = coder.repLenPrices;
   const repLens = new Int32Array(NUM_REPS);
+  let chainLen = 0;
+  /**
+   * Price after a match of `len` at q with distance `dist` (state `st1` after it), one literal and a
+   * rep0 match of `chainLen` bytes; INF when the bytes after the literal do not continue the match.
+   */
+  const chainPrice = (matchCost: number, q: number, len: number, dist: number, st1: number): number => {
+    const q2 = q + len;
+    if (n - q2 <= MATCH_MIN) return INF;
+    const l2 = commonLength(data, q2 - dist, q2 + 1, Math.min(n - q2 - 1, nice));
+    if (l2 < MATCH_MIN) return INF;
+    chainLen = l2;
+    const ps1 = q2 & posMask, st2 = stateAfterLiteral(st1), ps2 = (q2 + 1) & posMask;
+    return matchCost + coder.isMatchPrice(st1, ps1, 0) + coder.literalPrice(q2, st1, dist) +
+      coder.repPrefixPrice(0, st2, ps2) + rlp[ps2 * LEN_SYMBOLS + l2 - MATCH_MIN]!;
+  };
   let cached = -1; // number of ints in `matches` already found for position p, or -1
   let p = 0, nextCheck = 1 << 14;
 
@@ -41,6 +65,17 @@ export function parseOptimal(coder: LzCoder, params: LevelParams, windowLog: num
     price[i] = c;
     prev[i] = from;
     back[i] = b;
+    len1[i] = i - from;
+    litThen[i] = 0;
+    tail[i] = 0;
+  };
+  const setChain = (i: number, c: number, from: number, b: number, l1: number, lit: number, t: number): void => {
+    price[i] = c;
+    prev[i] = from;
+    back[i] = b;
+    len1[i] = l1;
+    litThen[i] = lit;
+    tail[i] = t;
   };
 
   while (p < n) {
@@ -128,7 +163,7 @@ export function parseOptimal(coder: LzCoder, params: LevelParams, windowLog: num
         st = stateAfterLiteral(st);
         repsOf.copyWithin(co, fo, fo + NUM_REPS);
       } else if (b < NUM_REPS) {
-        if (b === 0 && cur - from === 1) {
+        if (b === 0 && len1[cur] === 1) {
           st = stateAfterShortRep(st);
           repsOf.copyWithin(co, fo, fo + NUM_REPS);
         } else {
@@ -146,6 +181,8 @@ export function parseOptimal(coder: LzCoder, params: LevelParams, windowLog: num
         repsOf[co + 2] = repsOf[fo + 1]!;
         repsOf[co + 3] = repsOf[fo + 2]!;
       }
+      if (litThen[cur]) st = stateAfterLiteral(st);
+      if (tail[cur] > 0) st = stateAfterRep(st);
       stateOf[cur] = st;
 
       const q = p + cur;
@@ -160,14 +197,27 @@ export function parseOptimal(coder: LzCoder, params: LevelParams, windowLog: num
       const ps = q & posMask;
       const cr0 = repsOf[co]!;
       // literal or one-byte rep
-      let c = curPrice + coder.isMatchPrice(st, ps, 0) + coder.literalPrice(q, st, cr0);
+      const litCost = curPrice + coder.isMatchPrice(st, ps, 0) + coder.literalPrice(q, st, cr0);
+      let c = litCost;
       if (c < price[cur + 1]!) set(cur + 1, c, cur, LIT);
-      if (cr0 < q && data[q - cr0 - 1] === data[q]) {
+      const repByte = cr0 < q && data[q - cr0 - 1] === data[q];
+      if (repByte) {
         c = curPrice + coder.shortRepPrice(st, ps);
         if (c < price[cur + 1]!) set(cur + 1, c, cur, 0);
       }
       const av = Math.min(n - q, MATCH_MAX);
       if (av < MATCH_MIN) continue;
+      if (!repByte && cr0 < q && n - q > MATCH_MIN) {
+        // literal, then rep0
+        const l2 = commonLength(data, q - cr0, q + 1, Math.min(n - q - 1, nice));
+        if (l2 >= MATCH_MIN) {
+          const st2 = stateAfterLiteral(st), ps2 = (q + 1) & posMask;
+          c = litCost + coder.repPrefixPrice(0, st2, ps2) + rlp[ps2 * LEN_SYMBOLS + l2 - MATCH_MIN]!;
+          const t = cur + 1 + l2;
+          while (lenEnd < t) price[++lenEnd] = INF;
+          if (c < price[t]!) setChain(t, c, cur, LIT, 1, 0, l2);
+        }
+      }
       for (let i = 0; i < NUM_REPS; i++) {
         const dd = repsOf[co + i]!;
         if (dd >= q) continue;
@@ -178,6 +228,12 @@ export function parseOptimal(coder: LzCoder, params: LevelParams, windowLog: num
         for (let l = MATCH_MIN; l <= len; l++) {
           c = pre + rlp[ps * LEN_SYMBOLS + l - MATCH_MIN]!;
           if (c < price[cur + l]!) set(cur + l, c, cur, i);
+        }
+        c = chainPrice(c, q, len, dd, stateAfterRep(st));
+        if (c < INF) {
+          const t = cur + len + 1 + chainLen;
+          while (lenEnd < t) price[++lenEnd] = INF;
+          if (c < price[t]!) setChain(t, c, cur, i, len, 1, chainLen);
         }
       }
       if (newLen >= MATCH_MIN) {
@@ -190,6 +246,12 @@ export function parseOptimal(coder: LzCoder, params: LevelParams, windowLog: num
             c = pre + mlp[ps * LEN_SYMBOLS + l - MATCH_MIN]! + coder.distPrice(dist, l);
             if (c < price[cur + l]!) set(cur + l, c, cur, dist + 4);
           }
+          c = chainPrice(c, q, len, dist, stateAfterMatch(st));
+          if (c < INF) {
+            const t = cur + len + 1 + chainLen;
+            while (lenEnd < t) price[++lenEnd] = INF;
+            if (c < price[t]!) setChain(t, c, cur, dist + 4, len, 1, chainLen);
+          }
         }
       }
     }
@@ -197,9 +259,16 @@ export function parseOptimal(coder: LzCoder, params: LevelParams, windowLog: num
     // ---- code the cheapest path to lenEnd ----
     let nOps = 0;
     for (let i = lenEnd; i > 0; i = prev[i]!) {
-      opsLen[nOps] = i - prev[i]!;
-      opsBack[nOps] = back[i]!;
-      nOps++;
+      if (tail[i]! > 0) {
+        opsLen[nOps] = tail[i]!;
+        opsBack[nOps++] = 0;
+      }
+      if (litThen[i]) {
+        opsLen[nOps] = 1;
+        opsBack[nOps++] = LIT;
+      }
+      opsLen[nOps] = len1[i]!;
+      opsBack[nOps++] = back[i]!;
     }
     for (let k = nOps - 1; k >= 0; k--) {
       const len = opsLen[k]!, b = opsBack[k]!;

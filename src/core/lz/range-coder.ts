@@ -13,20 +13,22 @@ export const PROB_INIT = PROB_ONE >>> 1;
 const MOVE_BITS = 5;
 const TOP = 1 << 24;
 
-/** Price unit: 1/16 bit. PRICES[p >> 4] is the cost of the bit whose probability is p / 2048. */
-export const PRICE_SHIFT = 4;
+/**
+ * Price unit: 1/64 bit. PRICES[p] is the cost of a bit whose probability is p / 2048. The table is
+ * indexed by the full probability: LZMA's coarser 1/16-bit, p >> 4 table rounds the cost of nearly
+ * certain flags to zero, which made rep matches look ~7% cheaper than they are on tabular data.
+ */
+export const PRICE_BITS = 6;
 export const PRICES = (() => {
-  const t = new Uint32Array(PROB_ONE >>> PRICE_SHIFT);
-  for (let i = 0; i < t.length; i++) {
-    const p = (i + 0.5) * (1 << PRICE_SHIFT);
-    t[i] = Math.round(-Math.log2(p / PROB_ONE) * (1 << PRICE_SHIFT));
-  }
+  const t = new Uint32Array(PROB_ONE + 1);
+  t[0] = 24 << PRICE_BITS;
+  for (let p = 1; p <= PROB_ONE; p++) t[p] = Math.round(-Math.log2(p / PROB_ONE) * (1 << PRICE_BITS));
   return t;
 })();
 
-/** Cost (1/16 bit) of coding `bit` with probability-of-zero `p`. */
+/** Cost (1/64 bit) of coding `bit` with probability-of-zero `p`. */
 export function bitPrice(p: number, bit: number): number {
-  return PRICES[(bit === 0 ? p : PROB_ONE - p) >>> PRICE_SHIFT]!;
+  return PRICES[bit === 0 ? p : PROB_ONE - p]!;
 }
 
 export class RangeEncoder {
@@ -129,9 +131,17 @@ export class RangeEncoder {
   }
 }
 
+function pastEnd(pos: number): never {
+  throw new ZipmlError('E_TRUNCATED', 'lz: range decoder read past the end of the payload', { offset: pos });
+}
+
+/**
+ * Range and code live in a Uint32Array and are copied to locals once per call: values up to 2^32
+ * in object fields are boxed doubles in V8, which made every bit several times slower. Multi-bit
+ * symbols (trees, literals) are decoded in one call for the same reason.
+ */
 export class RangeDecoder {
-  private range = 0xffffffff;
-  private code = 0;
+  private readonly st = new Uint32Array(2); // [range, code]
   private pos: number;
   private readonly end: number;
   private readonly src: Uint8Array;
@@ -141,58 +151,94 @@ export class RangeDecoder {
     this.pos = start;
     this.end = src.length;
     if (this.end - start < 4) throw new ZipmlError('E_TRUNCATED', `lz: range-coded stream shorter than 4 bytes`, { offset: start });
-    for (let i = 0; i < 4; i++) this.code = ((this.code << 8) | src[this.pos++]!) >>> 0;
-    if (this.code === 0xffffffff) throw new ZipmlError('E_CORRUPT', 'lz: range coder initial code out of range', { offset: start });
-  }
-
-  private next(): number {
-    if (this.pos >= this.end) throw new ZipmlError('E_TRUNCATED', 'lz: range decoder read past the end of the payload', { offset: this.pos });
-    return this.src[this.pos++]!;
+    let code = 0;
+    for (let i = 0; i < 4; i++) code = ((code << 8) | src[this.pos++]!) >>> 0;
+    if (code === 0xffffffff) throw new ZipmlError('E_CORRUPT', 'lz: range coder initial code out of range', { offset: start });
+    this.st[0] = 0xffffffff;
+    this.st[1] = code;
   }
 
   decodeBit(probs: Uint16Array, i: number): number {
-    const p = probs[i]!;
-    const bound = (this.range >>> PROB_BITS) * p;
-    let bit: number;
-    if (this.code < bound) {
-      this.range = bound;
-      probs[i] = p + ((PROB_ONE - p) >>> MOVE_BITS);
-      bit = 0;
-    } else {
-      this.code -= bound;
-      this.range -= bound;
-      probs[i] = p - (p >>> MOVE_BITS);
-      bit = 1;
-    }
-    if (this.range < TOP) {
-      this.range = (this.range << 8) >>> 0;
-      this.code = ((this.code << 8) | this.next()) >>> 0;
-    }
-    return bit;
+    return this.tree(probs, i - 1, 1, 1) - 2; // a one-level tree whose root is probs[i]
   }
 
-  decodeDirect(count: number): number {
-    let v = 0;
-    for (let i = 0; i < count; i++) {
-      this.range >>>= 1;
-      let b = 0;
-      if (this.code >= this.range) {
-        this.code -= this.range;
-        b = 1;
+  /**
+   * MSB-first bit tree: decodes `bits` bits starting at node `m0` (1 for a full tree) and returns
+   * the final node index (value + (1 << bits) for a full tree). Literals continue a tree this way.
+   */
+  private tree(probs: Uint16Array, base: number, bits: number, m0: number): number {
+    const st = this.st, src = this.src, end = this.end;
+    let range = st[0]!, code = st[1]!, pos = this.pos, m = m0;
+    for (let k = 0; k < bits; k++) {
+      const i = base + m;
+      const p = probs[i]!;
+      const bound = (range >>> PROB_BITS) * p;
+      if (code < bound) {
+        range = bound;
+        probs[i] = p + ((PROB_ONE - p) >>> MOVE_BITS);
+        m = m << 1;
+      } else {
+        code -= bound;
+        range -= bound;
+        probs[i] = p - (p >>> MOVE_BITS);
+        m = (m << 1) | 1;
       }
-      v = ((v << 1) | b) >>> 0;
-      if (this.range < TOP) {
-        this.range = (this.range << 8) >>> 0;
-        this.code = ((this.code << 8) | this.next()) >>> 0;
+      if (range < TOP) {
+        if (pos >= end) pastEnd(pos);
+        range = range * 256;
+        code = code * 256 + src[pos++]!;
       }
     }
-    return v;
+    st[0] = range;
+    st[1] = code;
+    this.pos = pos;
+    return m;
   }
 
   decodeTree(probs: Uint16Array, base: number, bits: number): number {
-    let m = 1;
-    for (let i = 0; i < bits; i++) m = (m << 1) | this.decodeBit(probs, base + m);
-    return m - (1 << bits);
+    return this.tree(probs, base, bits, 1) - (1 << bits);
+  }
+
+  /** A literal byte without a match byte: an 8-level tree at `base`. */
+  decodeLiteral(probs: Uint16Array, base: number): number {
+    return this.tree(probs, base, 8, 1) & 0xff;
+  }
+
+  /**
+   * A literal after a match: while its bits agree with `matchByte` they use the match-aware half
+   * of the coder (0x100 + matchBit * 0x100 + node); after the first disagreement, the plain tree.
+   */
+  decodeMatchedLiteral(probs: Uint16Array, base: number, matchByte: number): number {
+    let sym = 1;
+    for (let i = 7; i >= 0; i--) {
+      const mbit = (matchByte >>> i) & 1;
+      const b = this.decodeBit(probs, base + 0x100 + (mbit << 8) + sym);
+      sym = (sym << 1) | b;
+      if (b !== mbit) return this.tree(probs, base, i, sym) & 0xff;
+    }
+    return sym & 0xff;
+  }
+
+  decodeDirect(count: number): number {
+    const st = this.st;
+    let range = st[0]!, code = st[1]!, v = 0;
+    for (let i = 0; i < count; i++) {
+      range >>>= 1;
+      let b = 0;
+      if (code >= range) {
+        code -= range;
+        b = 1;
+      }
+      v = v * 2 + b;
+      if (range < TOP) {
+        if (this.pos >= this.end) pastEnd(this.pos);
+        range = range * 256;
+        code = code * 256 + this.src[this.pos++]!;
+      }
+    }
+    st[0] = range;
+    st[1] = code;
+    return v;
   }
 
   decodeReverseTree(probs: Uint16Array, base: number, bits: number): number {
@@ -208,6 +254,6 @@ export class RangeDecoder {
   /** A finished valid stream has consumed every byte and left code at zero. */
   checkEnd(): void {
     if (this.pos !== this.end) throw new ZipmlError('E_CORRUPT', `lz: ${this.end - this.pos} unused bytes after the range-coded stream`, { offset: this.pos });
-    if (this.code !== 0) throw new ZipmlError('E_CORRUPT', 'lz: range coder did not end at zero (corrupt payload)', { offset: this.pos });
+    if (this.st[1] !== 0) throw new ZipmlError('E_CORRUPT', 'lz: range coder did not end at zero (corrupt payload)', { offset: this.pos });
   }
 }
