@@ -5,6 +5,8 @@
  */
 import type { ByteSource, LayoutOptions, ModelLayout } from '../layout.js';
 import { readExact } from './common.js';
+import { GGMF_MAGIC, readGgmfLayout } from './ggmf.js';
+import { GGUF_MAGIC, readGgufLayout } from './gguf.js';
 import { readLlama2cLayout } from './llama2c.js';
 import { readNpyLayout } from './npy.js';
 import { readSafetensorsLayout } from './safetensors.js';
@@ -14,6 +16,9 @@ const ascii = (b: Uint8Array, from: number, to: number): string => String.fromCh
 
 export async function sniffAndRead(src: ByteSource, opts: LayoutOptions): Promise<ModelLayout> {
   const head = await readExact(src, 0, Math.min(src.size, 16), 'model header', opts.signal);
+  const magic = head.length >= 4 ? new DataView(head.buffer, head.byteOffset).getUint32(0, true) : -1;
+  if (magic === GGUF_MAGIC) return readGgufLayout(src, opts);
+  if (magic === GGMF_MAGIC) return readGgmfLayout(src, opts);
   if (head.length >= 6 && head[0] === 0x93 && ascii(head, 1, 6) === 'NUMPY') return readNpyLayout(src, opts);
   // safetensors: u64 header length that fits the file, then '{'.
   if (head.length >= 9 && head[8] === 0x7b && head[6] === 0 && head[7] === 0) {
