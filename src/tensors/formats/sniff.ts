@@ -9,6 +9,7 @@ import { GGMF_MAGIC, readGgmfLayout } from './ggmf.js';
 import { GGUF_MAGIC, readGgufLayout } from './gguf.js';
 import { readLlama2cLayout } from './llama2c.js';
 import { readNpyLayout } from './npy.js';
+import { readOnnxLayout } from './onnx.js';
 import { readSafetensorsLayout } from './safetensors.js';
 import { isZipmlError } from '../../core/errors.js';
 
@@ -25,9 +26,20 @@ export async function sniffAndRead(src: ByteSource, opts: LayoutOptions): Promis
     const n = new DataView(head.buffer, head.byteOffset).getUint32(0, true) + head[4]! * 2 ** 32 + head[5]! * 2 ** 40;
     if (n + 8 <= src.size) return readSafetensorsLayout(src, opts);
   }
+  const name = (opts.fileName ?? '').toLowerCase();
+  if (name.endsWith('.onnx')) return readOnnxLayout(src, opts);
   if (src.size >= 28) {
     try {
       return await readLlama2cLayout(src, opts);
+    } catch (e) {
+      if (!isZipmlError(e)) throw e;
+    }
+  }
+  // ONNX has no magic; a ModelProto nearly always starts with ir_version (field 1, varint).
+  if (head[0] === 0x08 && head.length >= 2 && head[1]! < 0x80) {
+    try {
+      const l = await readOnnxLayout(src, opts);
+      if (l.tensors.length > 0 || (l.external?.length ?? 0) > 0) return l;
     } catch (e) {
       if (!isZipmlError(e)) throw e;
     }
