@@ -11,6 +11,7 @@ import { readLlama2cLayout } from './llama2c.js';
 import { readNpyLayout } from './npy.js';
 import { readOnnxLayout } from './onnx.js';
 import { readSafetensorsLayout } from './safetensors.js';
+import { readTfliteLayout } from './tflite.js';
 import { isZipmlError } from '../../core/errors.js';
 
 const ascii = (b: Uint8Array, from: number, to: number): string => String.fromCharCode(...b.subarray(from, to));
@@ -20,6 +21,7 @@ export async function sniffAndRead(src: ByteSource, opts: LayoutOptions): Promis
   const magic = head.length >= 4 ? new DataView(head.buffer, head.byteOffset).getUint32(0, true) : -1;
   if (magic === GGUF_MAGIC) return readGgufLayout(src, opts);
   if (magic === GGMF_MAGIC) return readGgmfLayout(src, opts);
+  if (head.length >= 8 && ascii(head, 4, 8) === 'TFL3') return readTfliteLayout(src, opts);
   if (head.length >= 6 && head[0] === 0x93 && ascii(head, 1, 6) === 'NUMPY') return readNpyLayout(src, opts);
   // safetensors: u64 header length that fits the file, then '{'.
   if (head.length >= 9 && head[8] === 0x7b && head[6] === 0 && head[7] === 0) {
