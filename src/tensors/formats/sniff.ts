@@ -8,6 +8,7 @@ import { readExact } from './common.js';
 import { GGMF_MAGIC, readGgmfLayout } from './ggmf.js';
 import { GGUF_MAGIC, readGgufLayout } from './gguf.js';
 import { readLlama2cLayout } from './llama2c.js';
+import { ncnnParamName, readNcnnLayout } from './ncnn.js';
 import { readNpyLayout } from './npy.js';
 import { readOnnxLayout } from './onnx.js';
 import { readSafetensorsLayout } from './safetensors.js';
@@ -15,6 +16,13 @@ import { readTfliteLayout } from './tflite.js';
 import { isZipmlError } from '../../core/errors.js';
 
 const ascii = (b: Uint8Array, from: number, to: number): string => String.fromCharCode(...b.subarray(from, to));
+
+/** Whether the sidecar `file` exists and starts with `prefix`. */
+async function sidecarStarts(opts: LayoutOptions, file: string, prefix: string): Promise<boolean> {
+  const side = await opts.sidecar!(file);
+  if (!side || side.size < prefix.length) return false;
+  return ascii(await side.read(0, prefix.length), 0, prefix.length) === prefix;
+}
 
 export async function sniffAndRead(src: ByteSource, opts: LayoutOptions): Promise<ModelLayout> {
   const head = await readExact(src, 0, Math.min(src.size, 16), 'model header', opts.signal);
@@ -30,6 +38,7 @@ export async function sniffAndRead(src: ByteSource, opts: LayoutOptions): Promis
   }
   const name = (opts.fileName ?? '').toLowerCase();
   if (name.endsWith('.onnx')) return readOnnxLayout(src, opts);
+  if (name.endsWith('.bin') && opts.sidecar && (await sidecarStarts(opts, ncnnParamName(name), '7767517'))) return readNcnnLayout(src, opts);
   if (src.size >= 28) {
     try {
       return await readLlama2cLayout(src, opts);
