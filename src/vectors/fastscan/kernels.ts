@@ -1,0 +1,205 @@
+/**
+ * TS side of the fast-scan kernels (src/kernels/assembly/fastscan.ts): the plain-TS references,
+ * which the kernel tests require to give identical integers, and `BlockScanner`, which runs one
+ * query's table over one packed list on whichever path is active.
+ *
+ * Packed lists stay resident in kernel memory: the first scan of a list copies it in, later scans
+ * of the same Uint8Array with the same row count reuse the copy (an index scanned by many queries
+ * pays the copy once). The cache is keyed by the array and its row count, so a list must change
+ * only through appendFastScan (which changes n); it holds at most RESIDENT_LIMIT bytes and starts
+ * over when full.
+ */
+import { ZipmlError } from '../../core/errors.js';
+import { wasmKernel, type WasmKernel } from '../../kernels/loader.js';
+import * as fastscanWasm from '../../kernels/generated/fastscan.js';
+import { FS_BLOCK, fsBlockBytes, fsBlocks, fsM2 } from './layout.js';
+
+interface FastscanExports {
+  fsAccumulate(lut: number, codes: number, b0: number, b1: number, M2: number, out: number): void;
+  fsScan(lut: number, codes: number, b0: number, b1: number, M2: number, n: number, limit: number, outRows: number, outSums: number, cap: number, scratch: number): number;
+  scanNext(): number;
+}
+
+/** Candidates one threshold-scan call may return (it stops after the block that leaves < 32 free). */
+export const SCAN_CAPACITY = 1024;
+// Blocks per fsAccumulate call (their sums go through a fixed window of kernel memory).
+const ACC_BLOCKS = 1024;
+// Fixed kernel memory: table (≤ 256·16), block scratch, candidate rows and sums, sums window.
+const LUT_OFF = 0, SCRATCH_OFF = 4096, ROWS_OFF = 4096 + 64, SUMS_OFF = ROWS_OFF + 4 * SCAN_CAPACITY;
+const ACC_OFF = SUMS_OFF + 2 * SCAN_CAPACITY;
+const FIXED_BYTES = ACC_OFF + 64 * ACC_BLOCKS;
+const RESIDENT_LIMIT = 1 << 30;
+
+interface Resident {
+  ptr: number;
+  n: number;
+  bytes: number;
+  epoch: number;
+}
+const resident = new WeakMap<Uint8Array, Resident>();
+let epoch = 0;
+let used = 0;
+// The scanner whose table is in kernel memory now (scanners of several lists may interleave).
+let lutOwner: object | null = null;
+
+function kernel(): WasmKernel<FastscanExports> | null {
+  return wasmKernel<FastscanExports>('fastscan', fastscanWasm.base64);
+}
+
+/** The kernel-memory address of a packed list's first `bytes` bytes, copying it in if needed. */
+function residentCodes(k: WasmKernel<FastscanExports>, packed: Uint8Array, n: number, bytes: number): number {
+  const r = resident.get(packed);
+  if (r && r.epoch === epoch && r.n === n && r.bytes === bytes) return r.ptr;
+  if (bytes > RESIDENT_LIMIT) throw new ZipmlError('E_LIMIT', `fast-scan: a list of ${bytes} bytes exceeds the ${RESIDENT_LIMIT}-byte kernel cache`);
+  if (used + bytes > RESIDENT_LIMIT) {
+    epoch++;
+    used = 0;
+  }
+  const base = k.reserve(FIXED_BYTES + used + bytes + 16);
+  const ptr = base + FIXED_BYTES + used;
+  k.u8.set(packed.subarray(0, bytes), ptr);
+  used += (bytes + 15) & ~15;
+  resident.set(packed, { ptr, n, bytes, epoch });
+  return ptr;
+}
+
+function checkList(lut: Uint8Array, packed: Uint8Array, n: number, M: number, what: string): void {
+  if (lut.length < fsM2(M) * 16) throw new ZipmlError('E_ARG', `${what}: the table has ${lut.length} bytes, expected ${fsM2(M) * 16}`);
+  if (!Number.isInteger(n) || n < 0 || packed.length < fsBlocks(n) * fsBlockBytes(M)) {
+    throw new ZipmlError('E_ARG', `${what}: ${packed.length} packed bytes hold fewer than ${n} rows of M = ${M}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// References
+// ---------------------------------------------------------------------------------------------
+
+/** Sums of blocks [b0, b1): row 32b + j at out[32(b − b0) + j]. */
+export function fsAccumulateReference(lut: Uint8Array, packed: Uint8Array, b0: number, b1: number, M: number, out: Uint16Array): void {
+  const M2 = fsM2(M), bb = 16 * M2;
+  for (let b = b0; b < b1; b++) {
+    const o = b * bb;
+    for (let j = 0; j < FS_BLOCK; j++) {
+      let s = 0;
+      for (let p = 0; p < M2 >> 1; p++) {
+        const v = packed[o + 32 * p + j]!;
+        s += lut[32 * p + (v & 15)]! + lut[32 * p + 16 + (v >> 4)]!;
+      }
+      out[(b - b0) * FS_BLOCK + j] = s;
+    }
+  }
+}
+
+/**
+ * Threshold scan of blocks [b0, b1) of a list of n rows: the (row, sum) of rows with sum ≤ limit,
+ * in row order; stops after the block that leaves fewer than 32 of `cap` slots free. Returns the
+ * count and the first block not visited (the kernel's exact semantics).
+ */
+export function fsScanReference(lut: Uint8Array, packed: Uint8Array, b0: number, b1: number, M: number, n: number, limit: number, rows: Int32Array, sums: Uint16Array, cap: number): { count: number; next: number } {
+  const block = new Uint16Array(FS_BLOCK);
+  let count = 0, b = b0;
+  while (b < b1) {
+    fsAccumulateReference(lut, packed, b, b + 1, M, block);
+    const end = Math.min(FS_BLOCK, n - b * FS_BLOCK);
+    for (let j = 0; j < end; j++) {
+      if (block[j]! <= limit) {
+        rows[count] = b * FS_BLOCK + j;
+        sums[count++] = block[j]!;
+      }
+    }
+    b++;
+    if (count > cap - 32) break;
+  }
+  return { count, next: b };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Driver
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * One query table over one packed list of n rows, on the WebAssembly path when available (the
+ * table and the list are placed in kernel memory once per scanner), else the references.
+ */
+export class BlockScanner {
+  /** Candidate rows and sums of the last scan() (the first `count` entries). */
+  readonly rows = new Int32Array(SCAN_CAPACITY);
+  readonly sums = new Uint16Array(SCAN_CAPACITY);
+  count = 0;
+  /** The first block the last scan() did not visit. */
+  next = 0;
+  readonly nblocks: number;
+  private readonly k: WasmKernel<FastscanExports> | null;
+  private codesPtr = 0;
+  private readonly M2: number;
+
+  constructor(readonly lut: Uint8Array, readonly packed: Uint8Array, readonly n: number, readonly M: number) {
+    checkList(lut, packed, n, M, 'fast-scan');
+    this.M2 = fsM2(M);
+    this.nblocks = fsBlocks(n);
+    this.k = n > 0 ? kernel() : null;
+  }
+
+  /** Places the table and the list in kernel memory unless they are still there. */
+  private ensure(k: WasmKernel<FastscanExports>): void {
+    this.codesPtr = residentCodes(k, this.packed, this.n, this.nblocks * fsBlockBytes(this.M));
+    if (lutOwner !== this) {
+      k.u8.set(this.lut.subarray(0, this.M2 * 16), k.heapBase + LUT_OFF);
+      lutOwner = this;
+    }
+  }
+
+  /**
+   * Candidates of blocks [b0, b1) with sum ≤ limit (−1 … 65535) into rows/sums; sets count and
+   * next. Stops early when SCAN_CAPACITY − 32 candidates are held: call again from `next`.
+   */
+  scan(b0: number, b1: number, limit: number): number {
+    const k = this.k;
+    if (limit < 0 || b0 >= b1) {
+      this.count = 0;
+      this.next = b1;
+      return 0;
+    }
+    if (!k) {
+      const r = fsScanReference(this.lut, this.packed, b0, b1, this.M, this.n, limit, this.rows, this.sums, SCAN_CAPACITY);
+      this.count = r.count;
+      this.next = r.next;
+      return r.count;
+    }
+    this.ensure(k);
+    const h = k.heapBase;
+    const cnt = k.exports.fsScan(h + LUT_OFF, this.codesPtr, b0, b1, this.M2, this.n, Math.min(limit, 65535), h + ROWS_OFF, h + SUMS_OFF, SCAN_CAPACITY, h + SCRATCH_OFF);
+    this.count = cnt;
+    this.next = k.exports.scanNext();
+    if (cnt > 0) {
+      this.rows.set(new Int32Array(k.memory.buffer, h + ROWS_OFF, cnt));
+      this.sums.set(new Uint16Array(k.memory.buffer, h + SUMS_OFF, cnt));
+    }
+    return cnt;
+  }
+
+  /** The sums of all n rows. */
+  accumulate(out: Uint16Array): void {
+    if (out.length < this.n) throw new ZipmlError('E_ARG', `fast-scan accumulate: output of ${out.length} for ${this.n} rows`);
+    const k = this.k;
+    for (let b0 = 0; b0 < this.nblocks; b0 += ACC_BLOCKS) {
+      const b1 = Math.min(this.nblocks, b0 + ACC_BLOCKS);
+      const rows = Math.min(this.n, b1 * FS_BLOCK) - b0 * FS_BLOCK;
+      if (!k) {
+        const tmp = new Uint16Array((b1 - b0) * FS_BLOCK);
+        fsAccumulateReference(this.lut, this.packed, b0, b1, this.M, tmp);
+        out.set(tmp.subarray(0, rows), b0 * FS_BLOCK);
+        continue;
+      }
+      this.ensure(k);
+      const h = k.heapBase;
+      k.exports.fsAccumulate(h + LUT_OFF, this.codesPtr, b0, b1, this.M2, h + ACC_OFF);
+      out.set(new Uint16Array(k.memory.buffer, h + ACC_OFF, rows), b0 * FS_BLOCK);
+    }
+  }
+}
+
+/** The uint16 sums of all n rows of a packed list under a quantized table (lut: M2 × 16 bytes). */
+export function fastScanAccumulate(lut: Uint8Array, packed: Uint8Array, n: number, M: number, out: Uint16Array): void {
+  new BlockScanner(lut, packed, n, M).accumulate(out);
+}
