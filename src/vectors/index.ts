@@ -45,3 +45,10 @@ export {
   loadSharedDataset, gaussianMixture, seededSplit, SHARED_DATASETS, SHARED_DATASET_FILES, SPLIT_SEED,
   type VectorDataset, type SharedDatasetName, type GaussianMixtureOptions,
 } from './datasets.js';
+export {
+  packFastScan, unpackFastScan, appendFastScan, fsCode, fsM2, fsBlocks, fsBlockBytes, FS_BLOCK, FS_MAX_M, type FastScanPacked,
+  quantizeLut, quantizeLuts, lutApprox, lutKey, lutLimit, lutErrorBound, type QuantizedLut, type LutMetric,
+  BlockScanner, fastScanAccumulate, SCAN_CAPACITY,
+  BoundedMaxHeap, type FastScanCollector,
+  fastScanInto, fastScanKnn, fastScanCandidates, fastScanExact, floatTableSum, type FastScanOptions, type FastScanResult,
+} from './fastscan/index.js';
