@@ -51,4 +51,7 @@ export {
   BlockScanner, fastScanAccumulate, SCAN_CAPACITY,
   BoundedMaxHeap, type FastScanCollector,
   fastScanInto, fastScanKnn, fastScanCandidates, fastScanExact, floatTableSum, type FastScanOptions, type FastScanResult,
+  packRaBitQ, appendRaBitQ, rabitqQuery, rabitqEstimates, rabitqSearch, codecReranker, RABITQ_FACTORS,
+  type RaBitQFastScan, type RaBitQQuery, type RaBitQMetric, type RaBitQSearchOptions, type RaBitQSearchResult,
+  hammingKnn, hammingInto, type HammingKnnOptions,
 } from './fastscan/index.js';

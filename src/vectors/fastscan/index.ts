@@ -6,3 +6,8 @@ export { BoundedMaxHeap, type FastScanCollector } from './heap.js';
 export {
   fastScanInto, fastScanKnn, fastScanCandidates, fastScanExact, floatTableSum, type FastScanOptions, type FastScanResult,
 } from './search.js';
+export {
+  packRaBitQ, appendRaBitQ, rabitqQuery, rabitqEstimates, rabitqSearch, codecReranker, RABITQ_FACTORS,
+  type RaBitQFastScan, type RaBitQQuery, type RaBitQMetric, type RaBitQSearchOptions, type RaBitQSearchResult,
+} from './rabitq.js';
+export { hammingKnn, hammingInto, type HammingKnnOptions } from './binary.js';
