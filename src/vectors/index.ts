@@ -48,10 +48,10 @@ export {
 export {
   packFastScan, unpackFastScan, appendFastScan, fsCode, fsM2, fsBlocks, fsBlockBytes, FS_BLOCK, FS_MAX_M, type FastScanPacked,
   quantizeLut, quantizeLuts, lutApprox, lutKey, lutLimit, lutErrorBound, type QuantizedLut, type LutMetric,
-  BlockScanner, fastScanAccumulate, SCAN_CAPACITY,
+  BlockScanner, fastScanAccumulate, SCAN_CAPACITY, FS_FACTORS_PER_BLOCK,
   BoundedMaxHeap, type FastScanCollector,
   fastScanInto, fastScanKnn, fastScanCandidates, fastScanExact, floatTableSum, type FastScanOptions, type FastScanResult,
-  packRaBitQ, appendRaBitQ, rabitqQuery, rabitqEstimates, rabitqSearch, codecReranker, RABITQ_FACTORS,
+  packRaBitQ, appendRaBitQ, rabitqQuery, rabitqEstimates, rabitqSearch, codecReranker, rabitqFactor, RABITQ_FACTORS,
   type RaBitQFastScan, type RaBitQQuery, type RaBitQMetric, type RaBitQSearchOptions, type RaBitQSearchResult,
   hammingKnn, hammingInto, type HammingKnnOptions,
 } from './fastscan/index.js';

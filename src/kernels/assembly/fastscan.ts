@@ -104,3 +104,36 @@ export function fsScan(lut: usize, codes: usize, b0: i32, b1: i32, M2: i32, n: i
   next = b;
   return cnt;
 }
+
+/**
+ * RaBitQ fast-scan bounds (src/vectors/fastscan/rabitq.ts): for blocks [b0, b1) the table sums s,
+ * then per row, in f32 and in this order,
+ *   t = off + s·inv,  e = dp·t,  key = ((A + α·|r|²) + β·⟨c,o−c⟩) + γ·e,  w = cε·err + cq·dp,
+ *   lower = key − w,  upper = key + w,
+ * with k = [A, α, β, γ, off, inv, cε, cq] at `consts` and the factors of block b at
+ * factors + 512b as four runs of 32 f32 (|r|², dp, ⟨c,o−c⟩, err). Row 32b + j's bounds go to
+ * lower/upper + 4·(32(b − b0) + j).
+ */
+export function fsBounds(lut: usize, codes: usize, factors: usize, b0: i32, b1: i32, M2: i32, consts: usize, lower: usize, upper: usize, scratch: usize): void {
+  const bb = <usize>(M2 << 4);
+  const A = f32x4.splat(load<f32>(consts)), al = f32x4.splat(load<f32>(consts, 4));
+  const be = f32x4.splat(load<f32>(consts, 8)), ga = f32x4.splat(load<f32>(consts, 12));
+  const off = f32x4.splat(load<f32>(consts, 16)), inv = f32x4.splat(load<f32>(consts, 20));
+  const ce = f32x4.splat(load<f32>(consts, 24)), cq = f32x4.splat(load<f32>(consts, 28));
+  for (let b = b0; b < b1; b++) {
+    blockSums(lut, codes + <usize>b * bb, M2, scratch);
+    const f = factors + (<usize>b << 9);
+    const o = <usize>(b - b0) << 7;
+    for (let g: usize = 0; g < 8; g++) {
+      const s16 = v128.load(scratch + (g >> 1 << 4));
+      const s = f32x4.convert_i32x4_u(g & 1 ? i32x4.extend_high_i16x8_u(s16) : i32x4.extend_low_i16x8_u(s16));
+      const q = g << 4;
+      const rn2 = v128.load(f + q), dp = v128.load(f + 128 + q), cd = v128.load(f + 256 + q), err = v128.load(f + 384 + q);
+      const e = f32x4.mul(dp, f32x4.add(off, f32x4.mul(s, inv)));
+      const key = f32x4.add(f32x4.add(f32x4.add(A, f32x4.mul(al, rn2)), f32x4.mul(be, cd)), f32x4.mul(ga, e));
+      const w = f32x4.add(f32x4.mul(ce, err), f32x4.mul(cq, dp));
+      v128.store(lower + o + q, f32x4.sub(key, w));
+      v128.store(upper + o + q, f32x4.add(key, w));
+    }
+  }
+}

@@ -18,6 +18,7 @@ interface FastscanExports {
   fsAccumulate(lut: number, codes: number, b0: number, b1: number, M2: number, out: number): void;
   fsScan(lut: number, codes: number, b0: number, b1: number, M2: number, n: number, limit: number, outRows: number, outSums: number, cap: number, scratch: number): number;
   scanNext(): number;
+  fsBounds(lut: number, codes: number, factors: number, b0: number, b1: number, M2: number, consts: number, lower: number, upper: number, scratch: number): void;
 }
 
 /** Candidates one threshold-scan call may return (it stops after the block that leaves < 32 free). */
@@ -27,7 +28,11 @@ const ACC_BLOCKS = 1024;
 // Fixed kernel memory: table (≤ 256·16), block scratch, candidate rows and sums, sums window.
 const LUT_OFF = 0, SCRATCH_OFF = 4096, ROWS_OFF = 4096 + 64, SUMS_OFF = ROWS_OFF + 4 * SCAN_CAPACITY;
 const ACC_OFF = SUMS_OFF + 2 * SCAN_CAPACITY;
-const FIXED_BYTES = ACC_OFF + 64 * ACC_BLOCKS;
+const CONSTS_OFF = ACC_OFF + 64 * ACC_BLOCKS;
+const LOWER_OFF = CONSTS_OFF + 64, UPPER_OFF = LOWER_OFF + 128 * ACC_BLOCKS;
+const FIXED_BYTES = UPPER_OFF + 128 * ACC_BLOCKS;
+/** Per-row factor floats per block in the layout fsBounds reads (four runs of 32). */
+export const FS_FACTORS_PER_BLOCK = 128;
 const RESIDENT_LIMIT = 1 << 30;
 
 interface Resident {
@@ -36,7 +41,7 @@ interface Resident {
   bytes: number;
   epoch: number;
 }
-const resident = new WeakMap<Uint8Array, Resident>();
+const resident = new WeakMap<object, Resident>();
 let epoch = 0;
 let used = 0;
 // The scanner whose table is in kernel memory now (scanners of several lists may interleave).
@@ -46,9 +51,12 @@ function kernel(): WasmKernel<FastscanExports> | null {
   return wasmKernel<FastscanExports>('fastscan', fastscanWasm.base64);
 }
 
-/** The kernel-memory address of a packed list's first `bytes` bytes, copying it in if needed. */
-function residentCodes(k: WasmKernel<FastscanExports>, packed: Uint8Array, n: number, bytes: number): number {
-  const r = resident.get(packed);
+/**
+ * The kernel-memory address of the first `bytes` bytes of an array (a packed list, or its factors),
+ * copying it in unless it is there with the same row count n.
+ */
+function residentCodes(k: WasmKernel<FastscanExports>, array: Uint8Array | Float32Array, n: number, bytes: number): number {
+  const r = resident.get(array);
   if (r && r.epoch === epoch && r.n === n && r.bytes === bytes) return r.ptr;
   if (bytes > RESIDENT_LIMIT) throw new ZipmlError('E_LIMIT', `fast-scan: a list of ${bytes} bytes exceeds the ${RESIDENT_LIMIT}-byte kernel cache`);
   if (used + bytes > RESIDENT_LIMIT) {
@@ -57,9 +65,9 @@ function residentCodes(k: WasmKernel<FastscanExports>, packed: Uint8Array, n: nu
   }
   const base = k.reserve(FIXED_BYTES + used + bytes + 16);
   const ptr = base + FIXED_BYTES + used;
-  k.u8.set(packed.subarray(0, bytes), ptr);
+  k.u8.set(new Uint8Array(array.buffer, array.byteOffset, bytes), ptr);
   used += (bytes + 15) & ~15;
-  resident.set(packed, { ptr, n, bytes, epoch });
+  resident.set(array, { ptr, n, bytes, epoch });
   return ptr;
 }
 
@@ -111,6 +119,29 @@ export function fsScanReference(lut: Uint8Array, packed: Uint8Array, b0: number,
     if (count > cap - 32) break;
   }
   return { count, next: b };
+}
+
+/**
+ * fsBounds's arithmetic in the same f32 order: for rows of blocks [b0, b1), with
+ * c = [A, α, β, γ, off, inv, cε, cq] and the factors of row r at 128⌊r/32⌋ + 32f + r mod 32:
+ * key = ((A + α·|r|²) + β·cdot) + γ·(dp·(off + s·inv)), w = cε·err + cq·dp, lower/upper = key ∓ w.
+ */
+export function fsBoundsReference(lut: Uint8Array, packed: Uint8Array, factors: Float32Array, b0: number, b1: number, M: number, c: Float32Array, lower: Float32Array, upper: Float32Array): void {
+  const f = Math.fround;
+  const sums = new Uint16Array(FS_BLOCK);
+  for (let b = b0; b < b1; b++) {
+    fsAccumulateReference(lut, packed, b, b + 1, M, sums);
+    for (let j = 0; j < FS_BLOCK; j++) {
+      const o = b * FS_FACTORS_PER_BLOCK + j;
+      const rn2 = factors[o]!, dp = factors[o + 32]!, cd = factors[o + 64]!, err = factors[o + 96]!;
+      const e = f(dp * f(c[4]! + f(sums[j]! * c[5]!)));
+      const key = f(f(f(c[0]! + f(c[1]! * rn2)) + f(c[2]! * cd)) + f(c[3]! * e));
+      const w = f(f(c[6]! * err) + f(c[7]! * dp));
+      const r = (b - b0) * FS_BLOCK + j;
+      lower[r] = f(key - w);
+      upper[r] = f(key + w);
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -176,6 +207,37 @@ export class BlockScanner {
       this.sums.set(new Uint16Array(k.memory.buffer, h + SUMS_OFF, cnt));
     }
     return cnt;
+  }
+
+  /**
+   * Lower and upper bounds of all n rows (fsBounds; see fsBoundsReference for the arithmetic):
+   * `factors` holds FS_FACTORS_PER_BLOCK floats per block, `consts` the 8 constants.
+   */
+  bounds(factors: Float32Array, consts: Float32Array, lower: Float32Array, upper: Float32Array): void {
+    if (factors.length < this.nblocks * FS_FACTORS_PER_BLOCK || consts.length < 8 || lower.length < this.n || upper.length < this.n) {
+      throw new ZipmlError('E_ARG', `fast-scan bounds: arrays too short for ${this.n} rows`);
+    }
+    const k = this.k;
+    for (let b0 = 0; b0 < this.nblocks; b0 += ACC_BLOCKS) {
+      const b1 = Math.min(this.nblocks, b0 + ACC_BLOCKS);
+      const rows = Math.min(this.n, b1 * FS_BLOCK) - b0 * FS_BLOCK;
+      if (!k) {
+        const lo = new Float32Array((b1 - b0) * FS_BLOCK), up = new Float32Array((b1 - b0) * FS_BLOCK);
+        fsBoundsReference(this.lut, this.packed, factors, b0, b1, this.M, consts, lo, up);
+        lower.set(lo.subarray(0, rows), b0 * FS_BLOCK);
+        upper.set(up.subarray(0, rows), b0 * FS_BLOCK);
+        continue;
+      }
+      this.ensure(k);
+      const fptr = residentCodes(k, factors, this.n, this.nblocks * FS_FACTORS_PER_BLOCK * 4);
+      // Placing the factors may have grown memory or moved the cache epoch: re-check the codes.
+      this.ensure(k);
+      const h = k.heapBase;
+      k.u8.set(new Uint8Array(consts.buffer, consts.byteOffset, 32), h + CONSTS_OFF);
+      k.exports.fsBounds(h + LUT_OFF, this.codesPtr, fptr, b0, b1, this.M2, h + CONSTS_OFF, h + LOWER_OFF, h + UPPER_OFF, h + SCRATCH_OFF);
+      lower.set(new Float32Array(k.memory.buffer, h + LOWER_OFF, rows), b0 * FS_BLOCK);
+      upper.set(new Float32Array(k.memory.buffer, h + UPPER_OFF, rows), b0 * FS_BLOCK);
+    }
   }
 
   /** The sums of all n rows. */

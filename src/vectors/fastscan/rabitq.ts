@@ -16,13 +16,22 @@
 import { ZipmlError } from '../../core/errors.js';
 import type { RaBitQCodec } from '../codecs/rabitq.js';
 import { normSq } from '../linalg.js';
-import { packFastScan, appendFastScan, type FastScanPacked } from './layout.js';
+import { packFastScan, appendFastScan, fsBlocks, fsBlockBytes, type FastScanPacked } from './layout.js';
 import { quantizeLut, lutErrorBound, type QuantizedLut } from './lut.js';
-import { BlockScanner } from './kernels.js';
+import { BlockScanner, FS_FACTORS_PER_BLOCK } from './kernels.js';
 import { BoundedMaxHeap } from './heap.js';
 
-/** Per-row factors kept beside the packed sign bits: |r|², |r|/⟨ō,r̂⟩, ⟨c, o−c⟩, direction error. */
+/**
+ * Per-row factors kept beside the packed sign bits, |r|², |r|/⟨ō,r̂⟩, ⟨c, o−c⟩ and the direction
+ * error, laid out per block of 32 rows as four runs of 32 floats (what the fsBounds kernel loads):
+ * factor f of row r at rabitqFactor(r, f).
+ */
 export const RABITQ_FACTORS = 4;
+
+/** Index of factor f (0..3) of row r in RaBitQFastScan.factors. */
+export function rabitqFactor(r: number, f: number): number {
+  return (r >>> 5) * FS_FACTORS_PER_BLOCK + 32 * f + (r & 31);
+}
 
 export interface RaBitQFastScan {
   readonly d: number;
@@ -30,7 +39,7 @@ export interface RaBitQFastScan {
   readonly M: number;
   n: number;
   packed: Uint8Array;
-  /** n × RABITQ_FACTORS floats (capacity may exceed n). */
+  /** FS_FACTORS_PER_BLOCK floats per block of 32 rows (capacity may exceed ⌈n/32⌉ blocks). */
   factors: Float32Array;
 }
 
@@ -50,20 +59,20 @@ function readFactors(codec: RaBitQCodec, codes: Uint8Array, n: number, out: Floa
   if (codes.length < n * cs) throw new ZipmlError('E_ARG', `RaBitQ fast-scan: ${codes.length} bytes hold fewer than ${n} codes of ${cs} bytes`);
   const dv = new DataView(codes.buffer, codes.byteOffset, codes.byteLength);
   for (let i = 0; i < n; i++) {
-    const o = i * cs + m, f = (at + i) * RABITQ_FACTORS;
+    const o = i * cs + m, f = rabitqFactor(at + i, 0);
     const rn2 = dv.getFloat32(o, true), dp = dv.getFloat32(o + 4, true);
     const rn = Math.sqrt(rn2);
     out[f] = rn2;
-    out[f + 1] = dp;
-    out[f + 2] = dv.getFloat32(o + 8, true);
-    out[f + 3] = dp > 0 ? directionError(rn, rn / dp, d) : 0;
+    out[f + 32] = dp;
+    out[f + 64] = dv.getFloat32(o + 8, true);
+    out[f + 96] = dp > 0 ? directionError(rn, rn / dp, d) : 0;
   }
 }
 
 /** Packs n RaBitQ codes (any nbBits: the sign bits and the 1-bit factors are read). */
 export function packRaBitQ(codec: RaBitQCodec, codes: Uint8Array, n: number): RaBitQFastScan {
   const d = codec.d, M = Math.ceil(d / 4);
-  const factors = new Float32Array(n * RABITQ_FACTORS);
+  const factors = new Float32Array(fsBlocks(n) * FS_FACTORS_PER_BLOCK);
   readFactors(codec, codes, n, factors, 0);
   const { packed } = packFastScan(codes, n, M, codec.codeSize);
   return { d, M, n, packed, factors };
@@ -73,10 +82,11 @@ export function packRaBitQ(codec: RaBitQCodec, codes: Uint8Array, n: number): Ra
 export function appendRaBitQ(fs: RaBitQFastScan, codec: RaBitQCodec, codes: Uint8Array, nNew: number): void {
   if (codec.d !== fs.d) throw new ZipmlError('E_ARG', `RaBitQ fast-scan: codec d = ${codec.d}, list d = ${fs.d}`);
   const p: FastScanPacked = appendFastScan(fs.packed, fs.n, codes, nNew, fs.M, codec.codeSize);
-  const need = (fs.n + nNew) * RABITQ_FACTORS;
-  if (fs.factors.length < need) {
-    const f = new Float32Array(Math.max(need, 2 * fs.factors.length));
-    f.set(fs.factors.subarray(0, fs.n * RABITQ_FACTORS));
+  // Same capacity in blocks as the packed codes.
+  const blocks = p.packed.length / fsBlockBytes(fs.M);
+  if (fs.factors.length < blocks * FS_FACTORS_PER_BLOCK) {
+    const f = new Float32Array(blocks * FS_FACTORS_PER_BLOCK);
+    f.set(fs.factors.subarray(0, fsBlocks(fs.n) * FS_FACTORS_PER_BLOCK));
     fs.factors = f;
   }
   readFactors(codec, codes, nNew, fs.factors, fs.n);
@@ -85,6 +95,9 @@ export function appendRaBitQ(fs: RaBitQFastScan, codec: RaBitQCodec, codes: Uint
 }
 
 export type RaBitQMetric = 'l2' | 'ip';
+
+/** Rows per call of the exact re-ranker. */
+const RERANK_CHUNK = 32;
 
 /** One query's constants and tables. */
 export interface RaBitQQuery {
@@ -139,11 +152,11 @@ export function rabitqEstimates(fs: RaBitQFastScan, rq: RaBitQQuery, sums: Array
   const qerr = quantized ? lutErrorBound(lut) : 0;
   const l2 = rq.metric === 'l2';
   for (let i = 0; i < fs.n; i++) {
-    const o = i * RABITQ_FACTORS;
-    const dp = f[o + 1]!;
+    const o = rabitqFactor(i, 0);
+    const dp = f[o + 32]!;
     const e = dp * (bias + sums[i]! * inv - rq.sumTerm);
-    est[i] = l2 ? Math.max(0, rq.qr2 + f[o]! - 2 * e) : rq.qDotC + f[o + 2]! + e;
-    if (bound) bound[i] = (l2 ? 2 : 1) * (rq.epsQ * f[o + 3]! + dp * qerr);
+    est[i] = l2 ? Math.max(0, rq.qr2 + f[o]! - 2 * e) : rq.qDotC + f[o + 64]! + e;
+    if (bound) bound[i] = (l2 ? 2 : 1) * (rq.epsQ * f[o + 96]! + dp * qerr);
   }
 }
 
@@ -167,42 +180,48 @@ export interface RaBitQSearchResult {
  */
 export function rabitqSearch(fs: RaBitQFastScan, rq: RaBitQQuery, k: number, exact: (rows: Int32Array, out: Float32Array) => void, opts: RaBitQSearchOptions = {}): RaBitQSearchResult {
   const n = fs.n;
-  const sums = new Uint16Array(n);
-  new BlockScanner(rq.lut.lut, fs.packed, n, fs.M).accumulate(sums);
-  const est = new Float32Array(n), bound = new Float32Array(n);
-  rabitqEstimates(fs, rq, sums, true, est, bound);
-  const sign = rq.metric === 'ip' ? -1 : 1;
-  // Keys: smaller is better. The k-th smallest upper bound caps which lower bounds can matter.
+  // Keys (smaller is better) and their bounds from the fsBounds kernel: key = distance (l2) or
+  // −inner product (ip), lower/upper = key ∓ bound.
+  const l2 = rq.metric === 'l2', mult = l2 ? 2 : 1;
+  const consts = Float32Array.of(
+    l2 ? rq.qr2 : -rq.qDotC, l2 ? 1 : 0, l2 ? 0 : -1, l2 ? -2 : -1,
+    rq.lut.bias - rq.sumTerm, 1 / rq.lut.scale, mult * rq.epsQ, mult * lutErrorBound(rq.lut),
+  );
+  const lower = new Float32Array(n), upper = new Float32Array(n);
+  new BlockScanner(rq.lut.lut, fs.packed, n, fs.M).bounds(fs.factors, consts, lower, upper);
+  const sign = l2 ? 1 : -1;
+  // The k-th smallest upper bound caps which lower bounds can matter.
+  const { filter, labels } = opts;
   const ub = new BoundedMaxHeap(k);
-  const label = (r: number): number => (opts.labels ? opts.labels[r]! : r);
-  const keep = new Uint8Array(n);
+  let worst = Infinity;
   for (let r = 0; r < n; r++) {
-    if (opts.filter && !opts.filter(label(r))) continue;
-    keep[r] = 1;
-    ub.add(sign * est[r]! + bound[r]!, r);
+    if (filter && !filter(labels ? labels[r]! : r)) {
+      lower[r] = Infinity;
+      continue;
+    }
+    if (upper[r]! <= worst) {
+      ub.add(upper[r]!, r);
+      worst = ub.worst();
+    }
   }
   const cap = ub.worst();
   const cand: number[] = [];
-  const lower = new Float64Array(n);
-  for (let r = 0; r < n; r++) {
-    lower[r] = sign * est[r]! - bound[r]!;
-    if (keep[r] && lower[r]! <= cap) cand.push(r);
-  }
+  for (let r = 0; r < n; r++) if (lower[r]! <= cap) cand.push(r);
   cand.sort((a, b) => lower[a]! - lower[b]! || a - b);
+  // Exact values in chunks (a batch call amortizes the re-ranker's setup and reaches its kernel).
   const heap = new BoundedMaxHeap(k);
-  const chunk = 16;
+  const chunk = RERANK_CHUNK;
   const rows = new Int32Array(chunk), out = new Float32Array(chunk);
   let reranked = 0;
-  for (let i = 0; i < cand.length; i += chunk) {
-    if (lower[cand[i]!]! >= heap.worst()) break;
+  for (let i = 0; i < cand.length && lower[cand[i]!]! < heap.worst(); i += chunk) {
     let c = 0;
     for (let j = i; j < Math.min(cand.length, i + chunk) && lower[cand[j]!]! < heap.worst(); j++) rows[c++] = cand[j]!;
     exact(rows.subarray(0, c), out.subarray(0, c));
     reranked += c;
-    for (let j = 0; j < c; j++) heap.add(sign * out[j]!, label(rows[j]!));
+    for (let j = 0; j < c; j++) heap.add(sign * out[j]!, labels ? labels[rows[j]!]! : rows[j]!);
   }
-  const { labels, keys } = heap.sorted();
-  return { rows: labels, dist: Float32Array.from(keys, (v) => sign * v), reranked };
+  const best = heap.sorted();
+  return { rows: best.labels, dist: Float32Array.from(best.keys, (v) => sign * v), reranked };
 }
 
 /** An `exact` for rabitqSearch from codes of a (multi-bit) codec: its estimator on the rows' codes. */

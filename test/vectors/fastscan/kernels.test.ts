@@ -4,7 +4,7 @@ import { Rng } from '../../util/rng.js';
 import { setKernelPath, simdSupported } from '../../../src/kernels/loader.js';
 import { packFastScan, unpackFastScan, appendFastScan, fsBlocks, fsBlockBytes, fsCode, fsM2, type FastScanPacked } from '../../../src/vectors/fastscan/layout.js';
 import { quantizeLut, quantizeLuts, lutApprox, lutKey, lutLimit, lutErrorBound, lutSums } from '../../../src/vectors/fastscan/lut.js';
-import { BlockScanner, fsAccumulateReference, fsScanReference, SCAN_CAPACITY } from '../../../src/vectors/fastscan/kernels.js';
+import { BlockScanner, fsAccumulateReference, fsScanReference, fsBoundsReference, SCAN_CAPACITY, FS_FACTORS_PER_BLOCK } from '../../../src/vectors/fastscan/kernels.js';
 import { lutScanReference } from '../../../src/vectors/codecs/pq.js';
 
 const skip = !simdSupported();
@@ -186,3 +186,24 @@ function withPathScan(path: 'wasm-simd' | 'reference', lut: Uint8Array, packed: 
   });
   return { rows, sums, calls };
 }
+
+test('fsBounds kernel equals its reference bit for bit', { skip }, () => {
+  const rng = new Rng(16);
+  for (const M of [3, 16, 32]) {
+    for (const n of [5, 1000, 40000]) {
+      const lut = randomLut(rng, M, false);
+      const { packed, nblocks } = packFastScan(randomCodes(rng, n, M), n, M);
+      const factors = Float32Array.from({ length: nblocks * FS_FACTORS_PER_BLOCK }, () => rng.normal() * 3);
+      const consts = Float32Array.from({ length: 8 }, () => rng.normal());
+      const lo = new Float32Array(n), up = new Float32Array(n), lo2 = new Float32Array(n), up2 = new Float32Array(n);
+      withPath('wasm-simd', () => new BlockScanner(lut, packed, n, M).bounds(factors, consts, lo, up));
+      const wl = new Float32Array(nblocks * 32), wu = new Float32Array(nblocks * 32);
+      fsBoundsReference(lut, packed, factors, 0, nblocks, M, consts, wl, wu);
+      assert.deepEqual(lo, wl.subarray(0, n), `lower M=${M} n=${n}`);
+      assert.deepEqual(up, wu.subarray(0, n), `upper M=${M} n=${n}`);
+      withPath('reference', () => new BlockScanner(lut, packed, n, M).bounds(factors, consts, lo2, up2));
+      assert.deepEqual(lo2, lo);
+      assert.deepEqual(up2, up);
+    }
+  }
+});
