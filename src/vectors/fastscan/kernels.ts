@@ -186,6 +186,9 @@ export class BlockScanner {
    */
   scan(b0: number, b1: number, limit: number): number {
     const k = this.k;
+    if (!Number.isInteger(b0) || !Number.isInteger(b1) || b0 < 0 || b1 > this.nblocks || !Number.isInteger(limit)) {
+      throw new ZipmlError('E_ARG', `fast-scan: blocks [${b0}, ${b1}) and limit ${limit} must be integers within the list's ${this.nblocks} blocks`);
+    }
     if (limit < 0 || b0 >= b1) {
       this.count = 0;
       this.next = b1;

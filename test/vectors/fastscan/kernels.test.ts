@@ -207,3 +207,22 @@ test('fsBounds kernel equals its reference bit for bit', { skip }, () => {
     }
   }
 });
+
+test('bad arguments give E_ARG', () => {
+  const isArg = (e: unknown): boolean => (e as { code?: string }).code === 'E_ARG';
+  assert.throws(() => packFastScan(new Uint8Array(10), 3, 8), isArg, 'codes too short');
+  assert.throws(() => packFastScan(new Uint8Array(10), 1, 0), isArg, 'M = 0');
+  assert.throws(() => packFastScan(new Uint8Array(1000), 1, 257), isArg, 'M above 256');
+  assert.throws(() => packFastScan(new Uint8Array(10), 2, 8, 3), isArg, 'stride below the code size');
+  assert.throws(() => unpackFastScan(new Uint8Array(100), 40, 8), isArg, 'packed too short');
+  assert.throws(() => appendFastScan(new Uint8Array(100), 40, new Uint8Array(4), 1, 8), isArg, 'existing rows beyond the buffer');
+  assert.throws(() => quantizeLut(new Float32Array(16).fill(NaN), 1), isArg, 'NaN table');
+  assert.throws(() => quantizeLut(new Float32Array(15), 1), isArg, 'short table');
+  const lut = new Uint8Array(16 * 8);
+  assert.throws(() => new BlockScanner(lut, new Uint8Array(100), 40, 8), isArg, 'short list');
+  assert.throws(() => new BlockScanner(new Uint8Array(8), new Uint8Array(128), 32, 8), isArg, 'short table');
+  const s = new BlockScanner(lut, new Uint8Array(128), 32, 8);
+  assert.throws(() => s.scan(0, 2, 10), isArg, 'blocks past the list');
+  assert.throws(() => s.scan(-1, 1, 10), isArg, 'negative block');
+  assert.throws(() => s.accumulate(new Uint16Array(3)), isArg, 'short output');
+});
