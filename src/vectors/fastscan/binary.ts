@@ -5,7 +5,7 @@
  */
 import { ZipmlError } from '../../core/errors.js';
 import { hamming } from '../codecs/vcodes.js';
-import { BoundedMaxHeap, type FastScanCollector } from './heap.js';
+import { TopK, type Collector } from '../search/topk.js';
 
 export interface HammingKnnOptions {
   filter?: ((label: number) => boolean) | undefined;
@@ -18,7 +18,7 @@ export interface HammingKnnOptions {
 const WINDOW = 4096;
 
 /** Scans n codes into `collector` (keys: Hamming distances); one collector may span several lists. */
-export function hammingInto(collector: FastScanCollector, q: Uint8Array, codes: Uint8Array, n: number, cs: number, m: number, opts: HammingKnnOptions = {}): void {
+export function hammingInto(collector: Collector, q: Uint8Array, codes: Uint8Array, n: number, cs: number, m: number, opts: HammingKnnOptions = {}): void {
   if (!Number.isInteger(m) || m < 1 || m > cs || q.length < m) throw new ZipmlError('E_ARG', `hamming scan: m = ${m} must be in 1..${Math.min(cs, q.length)}`);
   if (!Number.isInteger(n) || n < 0 || codes.length < n * cs) throw new ZipmlError('E_ARG', `hamming scan: ${codes.length} bytes hold fewer than ${n} rows of ${cs}`);
   if (opts.labels && opts.labels.length < n) throw new ZipmlError('E_ARG', `hamming scan: ${opts.labels.length} labels for ${n} rows`);
@@ -29,10 +29,10 @@ export function hammingInto(collector: FastScanCollector, q: Uint8Array, codes: 
     hamming(q, codes.subarray(r0 * cs, (r0 + rows) * cs), rows, cs, m, dist);
     for (let i = 0; i < rows; i++) {
       const v = dist[i]!;
-      if (!(v < cap) || v > collector.worst()) continue;
+      if (!(v < cap) || v > collector.threshold) continue;
       const label = opts.labels ? opts.labels[r0 + i]! : r0 + i;
       if (opts.filter && !opts.filter(label)) continue;
-      collector.add(v, label);
+      collector.push(v, label);
     }
   }
 }
@@ -42,8 +42,8 @@ export function hammingInto(collector: FastScanCollector, q: Uint8Array, codes: 
  * with their Hamming distances; fewer than k when fewer rows pass the filter or threshold.
  */
 export function hammingKnn(q: Uint8Array, codes: Uint8Array, n: number, cs: number, m: number, k: number, opts: HammingKnnOptions = {}): { rows: Int32Array; dist: Uint32Array } {
-  const heap = new BoundedMaxHeap(k);
+  const heap = new TopK(k);
   hammingInto(heap, q, codes, n, cs, m, opts);
-  const { labels, keys } = heap.sorted();
-  return { rows: labels, dist: Uint32Array.from(keys) };
+  const { labels, values } = heap.sorted();
+  return { rows: Int32Array.from(labels), dist: Uint32Array.from(values) };
 }

@@ -2,7 +2,6 @@
 export { packFastScan, unpackFastScan, appendFastScan, fsCode, fsM2, fsBlocks, fsBlockBytes, FS_BLOCK, FS_MAX_M, type FastScanPacked } from './layout.js';
 export { quantizeLut, quantizeLuts, lutApprox, lutKey, lutLimit, lutErrorBound, type QuantizedLut, type LutMetric } from './lut.js';
 export { BlockScanner, fastScanAccumulate, SCAN_CAPACITY, FS_FACTORS_PER_BLOCK } from './kernels.js';
-export { BoundedMaxHeap, type FastScanCollector } from './heap.js';
 export {
   fastScanInto, fastScanKnn, fastScanCandidates, fastScanExact, floatTableSum, type FastScanOptions, type FastScanResult,
 } from './search.js';

@@ -19,7 +19,7 @@ import { normSq } from '../linalg.js';
 import { packFastScan, appendFastScan, fsBlocks, fsBlockBytes, type FastScanPacked } from './layout.js';
 import { quantizeLut, lutErrorBound, type QuantizedLut } from './lut.js';
 import { BlockScanner, FS_FACTORS_PER_BLOCK } from './kernels.js';
-import { BoundedMaxHeap } from './heap.js';
+import { TopK } from '../search/topk.js';
 
 /**
  * Per-row factors kept beside the packed sign bits, |r|², |r|/⟨ō,r̂⟩, ⟨c, o−c⟩ and the direction
@@ -192,36 +192,32 @@ export function rabitqSearch(fs: RaBitQFastScan, rq: RaBitQQuery, k: number, exa
   const sign = l2 ? 1 : -1;
   // The k-th smallest upper bound caps which lower bounds can matter.
   const { filter, labels } = opts;
-  const ub = new BoundedMaxHeap(k);
-  let worst = Infinity;
+  const ub = new TopK(k);
   for (let r = 0; r < n; r++) {
     if (filter && !filter(labels ? labels[r]! : r)) {
       lower[r] = Infinity;
       continue;
     }
-    if (upper[r]! <= worst) {
-      ub.add(upper[r]!, r);
-      worst = ub.worst();
-    }
+    if (upper[r]! <= ub.threshold) ub.push(upper[r]!, r);
   }
-  const cap = ub.worst();
+  const cap = ub.threshold;
   const cand: number[] = [];
   for (let r = 0; r < n; r++) if (lower[r]! <= cap) cand.push(r);
   cand.sort((a, b) => lower[a]! - lower[b]! || a - b);
   // Exact values in chunks (a batch call amortizes the re-ranker's setup and reaches its kernel).
-  const heap = new BoundedMaxHeap(k);
+  const heap = new TopK(k);
   const chunk = RERANK_CHUNK;
   const rows = new Int32Array(chunk), out = new Float32Array(chunk);
   let reranked = 0;
-  for (let i = 0; i < cand.length && lower[cand[i]!]! < heap.worst(); i += chunk) {
+  for (let i = 0; i < cand.length && lower[cand[i]!]! < heap.threshold; i += chunk) {
     let c = 0;
-    for (let j = i; j < Math.min(cand.length, i + chunk) && lower[cand[j]!]! < heap.worst(); j++) rows[c++] = cand[j]!;
+    for (let j = i; j < Math.min(cand.length, i + chunk) && lower[cand[j]!]! < heap.threshold; j++) rows[c++] = cand[j]!;
     exact(rows.subarray(0, c), out.subarray(0, c));
     reranked += c;
-    for (let j = 0; j < c; j++) heap.add(sign * out[j]!, labels ? labels[rows[j]!]! : rows[j]!);
+    for (let j = 0; j < c; j++) heap.push(sign * out[j]!, labels ? labels[rows[j]!]! : rows[j]!);
   }
   const best = heap.sorted();
-  return { rows: best.labels, dist: Float32Array.from(best.keys, (v) => sign * v), reranked };
+  return { rows: Int32Array.from(best.labels), dist: Float32Array.from(best.values, (v) => sign * v), reranked };
 }
 
 /** An `exact` for rabitqSearch from codes of a (multi-bit) codec: its estimator on the rows' codes. */

@@ -14,7 +14,7 @@
  */
 import { ZipmlError } from '../../core/errors.js';
 import { BlockScanner } from './kernels.js';
-import { BoundedMaxHeap, type FastScanCollector } from './heap.js';
+import { TopK, type Collector } from '../search/topk.js';
 import { lutKey, lutLimit, type QuantizedLut } from './lut.js';
 import { fsCode } from './layout.js';
 
@@ -40,24 +40,24 @@ function checkQuantized(q: QuantizedLut, M: number): void {
 
 /**
  * Scans one packed list of n rows into `collector`, keys lutKey(q, sum). The integer limit is
- * recomputed from collector.worst() (and opts.threshold) after every kernel call.
+ * recomputed from collector.threshold (and opts.threshold) after every kernel call.
  */
-export function fastScanInto(collector: FastScanCollector, packed: Uint8Array, n: number, M: number, q: QuantizedLut, opts: FastScanOptions = {}): void {
+export function fastScanInto(collector: Collector, packed: Uint8Array, n: number, M: number, q: QuantizedLut, opts: FastScanOptions = {}): void {
   checkQuantized(q, M);
   const { filter, labels } = opts;
   if (labels && labels.length < n) throw new ZipmlError('E_ARG', `fast-scan: ${labels.length} labels for ${n} rows`);
   const cap = opts.threshold ?? Infinity;
   const s = new BlockScanner(q.lut, packed, n, M);
   for (let b = 0; b < s.nblocks; b = s.next) {
-    const worst = Math.min(cap, collector.worst());
+    const worst = Math.min(cap, collector.threshold);
     const cnt = s.scan(b, s.nblocks, lutLimit(q, worst));
     for (let i = 0; i < cnt; i++) {
       const key = lutKey(q, s.sums[i]!);
       // Equal keys may still enter on a smaller label: the collector decides.
-      if (!(key < cap) || key > collector.worst()) continue;
+      if (!(key < cap) || key > collector.threshold) continue;
       const label = labels ? labels[s.rows[i]!]! : s.rows[i]!;
       if (filter && !filter(label)) continue;
-      collector.add(key, label);
+      collector.push(key, label);
     }
   }
 }
@@ -68,11 +68,11 @@ function toApprox(q: QuantizedLut, keys: Float64Array): Float32Array {
 }
 
 /** The k best rows of one packed list by approximate distance (quantized tables). */
-export function fastScanKnn(packed: Uint8Array, n: number, M: number, q: QuantizedLut, k: number, opts: FastScanOptions & { collector?: BoundedMaxHeap } = {}): FastScanResult {
-  const heap = opts.collector ?? new BoundedMaxHeap(k);
+export function fastScanKnn(packed: Uint8Array, n: number, M: number, q: QuantizedLut, k: number, opts: FastScanOptions = {}): FastScanResult {
+  const heap = new TopK(k);
   fastScanInto(heap, packed, n, M, q, opts);
-  const { labels, keys } = heap.sorted();
-  return { rows: labels, approx: toApprox(q, keys) };
+  const { labels, values } = heap.sorted();
+  return { rows: Int32Array.from(labels), approx: toApprox(q, values) };
 }
 
 /** The k·kFactor best rows by approximate distance: candidates for an exact re-ranking stage. */
@@ -102,12 +102,13 @@ export function floatTableSum(t: Float32Array, packed: Uint8Array, M: number, r:
 export function fastScanExact(packed: Uint8Array, n: number, M: number, q: QuantizedLut, t: Float32Array, k: number, opts: FastScanOptions = {}): { rows: Int32Array; dist: Float32Array; candidates: number } {
   checkQuantized(q, M);
   if (t.length < M * 16) throw new ZipmlError('E_ARG', `fast-scan: the float table has ${t.length} values, expected ${M * 16}`);
-  const first = new BoundedMaxHeap(k);
+  const first = new TopK(k);
   fastScanInto(first, packed, n, M, q, opts);
-  const heap = new BoundedMaxHeap(k);
-  if (first.size === 0) return { rows: new Int32Array(0), dist: new Float32Array(0), candidates: 0 };
-  // The largest sum kept (the heap's root; keys are monotone in sums).
-  const kthSum = Math.round((first.keys[0]! - q.bias) * q.scale);
+  const heap = new TopK(k);
+  const kept = first.sorted().values;
+  if (kept.length === 0) return { rows: new Int32Array(0), dist: new Float32Array(0), candidates: 0 };
+  // The largest sum kept (keys are monotone in sums).
+  const kthSum = Math.round((kept[kept.length - 1]! - q.bias) * q.scale);
   const limit = Math.min(65535, kthSum + M + 1);
   const sign = q.metric === 'ip' ? -1 : 1;
   const s = new BlockScanner(q.lut, packed, n, M);
@@ -121,9 +122,9 @@ export function fastScanExact(packed: Uint8Array, n: number, M: number, q: Quant
       const key = sign * floatTableSum(t, packed, M, r);
       if (opts.threshold !== undefined && !(key < opts.threshold)) continue;
       candidates++;
-      heap.add(key, label);
+      heap.push(key, label);
     }
   }
-  const { labels, keys } = heap.sorted();
-  return { rows: labels, dist: Float32Array.from(keys, (v) => sign * v), candidates };
+  const { labels, values } = heap.sorted();
+  return { rows: Int32Array.from(labels), dist: Float32Array.from(values, (v) => sign * v), candidates };
 }

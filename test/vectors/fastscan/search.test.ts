@@ -6,7 +6,7 @@ import { packFastScan, appendFastScan, type FastScanPacked } from '../../../src/
 import { quantizeLut, quantizeLuts, lutKey, lutApprox } from '../../../src/vectors/fastscan/lut.js';
 import { fastScanAccumulate } from '../../../src/vectors/fastscan/kernels.js';
 import { fastScanKnn, fastScanCandidates, fastScanExact, fastScanInto } from '../../../src/vectors/fastscan/search.js';
-import { BoundedMaxHeap } from '../../../src/vectors/fastscan/heap.js';
+import { TopK } from '../../../src/vectors/search/topk.js';
 import { mixture } from '../codec-util.js';
 
 const d = 32, n = 6000, k = 10;
@@ -97,7 +97,7 @@ test('one collector over several lists with a common scale (IVF shape) and appen
   const bounds = [0, 1500, 1501, n];
   const tables = [0, 1, 2].map((i) => pq.distanceTable(queries.subarray(i * d, (i + 1) * d), 'l2'));
   const qs = quantizeLuts(tables, M, 'l2');
-  const heap = new BoundedMaxHeap(k);
+  const heap = new TopK(k);
   const all: { key: number; label: number }[] = [];
   for (let l = 0; l < 3; l++) {
     const lo = bounds[l]!, hi = bounds[l + 1]!;
