@@ -55,3 +55,12 @@ export { searchParallel, type ParallelSearchParams } from './index/parallel.js';
 export { FlatCodec } from './index/flat-codec.js';
 export { IdSet, filterAllows, type SearchFilter, type VectorId } from './search/filter.js';
 export { TopK, Reservoir, type Collector } from './search/topk.js';
+export {
+  packFastScan, unpackFastScan, appendFastScan, fsCode, fsM2, fsBlocks, fsBlockBytes, FS_BLOCK, FS_MAX_M, type FastScanPacked,
+  quantizeLut, quantizeLuts, lutApprox, lutKey, lutLimit, lutErrorBound, type QuantizedLut, type LutMetric,
+  BlockScanner, fastScanAccumulate, SCAN_CAPACITY, FS_FACTORS_PER_BLOCK,
+  fastScanInto, fastScanKnn, fastScanCandidates, fastScanExact, floatTableSum, type FastScanOptions, type FastScanResult,
+  packRaBitQ, appendRaBitQ, rabitqQuery, rabitqEstimates, rabitqSearch, codecReranker, rabitqFactor, RABITQ_FACTORS,
+  type RaBitQFastScan, type RaBitQQuery, type RaBitQMetric, type RaBitQSearchOptions, type RaBitQSearchResult,
+  hammingKnn, hammingInto, type HammingKnnOptions,
+} from './fastscan/index.js';
