@@ -356,3 +356,21 @@ test('fast-scan (long lists) and the float table scan rank the same codes alike'
   assert.ok(same / (nq * k) >= 0.9, `overlap ${same / (nq * k)}`);
   for (let i = 0; i < nq * k; i++) assert.ok(Math.abs(a.distances[i]! - b.distances[i]!) <= 0.05 * Math.max(1, b.distances[i]!));
 });
+
+test("RaBitQ with rerank: 'bound' — exact re-ranking driven by the estimator's error bound", () => {
+  const d = 32, n = 5000, nq = 30, k = 10;
+  const base = clustered(n, d, 23), q = clustered(nq, d, 24);
+  const gt = knn(base, q, d, k);
+  for (const f of ['RaBitQ,RFlat', 'IVF8,RaBitQ,RFlat', 'IVF8,RaBitQ4']) {
+    const ix = indexFactory(d, f);
+    ix.train(base, { seed: 6 });
+    ix.add(base);
+    const r = ix.search(q, k, { nprobe: 8, rerank: 'bound', filter: (id) => (id as number) !== gt.ids[0] });
+    assert.ok(!Array.from(r.ids.subarray(0, k)).includes(gt.ids[0]!), `${f}: filtered id returned`);
+    const all = ix.search(q, k, { nprobe: 8, rerank: 'bound' });
+    const rec = recallAt(all.ids, gt.ids, nq, k);
+    // With exact re-ranking (RFlat) the bound finds the true neighbours of the probed lists.
+    assert.ok(rec >= (f.endsWith('RFlat') ? 0.98 : 0.7), `${f}: recall ${rec}`);
+  }
+  assert.throws(() => indexFactory(d, 'Flat').search(q, 1, { rerank: 'x' as 'bound' }), (e) => isZipmlError(e) && e.code === 'E_ARG');
+});
