@@ -374,3 +374,29 @@ test("RaBitQ with rerank: 'bound' — exact re-ranking driven by the estimator's
   }
   assert.throws(() => indexFactory(d, 'Flat').search(q, 1, { rerank: 'x' as 'bound' }), (e) => isZipmlError(e) && e.code === 'E_ARG');
 });
+
+test('implicit ids (0, 1, 2, … in insertion order) are stored as nothing, and turn explicit when needed', async () => {
+  const { readContainer } = await import('../../../src/core/container.js');
+  const d = 4;
+  const x = intVectors(300, d, 25);
+  const ix = indexFactory(d, 'Flat');
+  ix.train(x);
+  ix.add(x.subarray(0, 100 * d));
+  ix.add(x.subarray(100 * d), Array.from({ length: 200 }, (_, i) => 100 + i)); // continues the pattern
+  assert.equal(ix.ids.implicit, true);
+  assert.equal(readContainer(saveIndex(ix)).has('ids'), false);
+  ix.remove([7]);
+  assert.equal(ix.has(7), false);
+  assert.equal(ix.ids.implicit, true);
+  const back = loadIndex(saveIndex(ix));
+  assert.equal(back.has(7), false);
+  assert.equal(back.has(8), true);
+  assert.deepEqual(back.search(x, 3), ix.search(x, 3));
+  ix.compact(); // renumbers slots: ids become explicit
+  assert.equal(ix.ids.implicit, false);
+  assert.equal(readContainer(saveIndex(ix)).has('ids'), true);
+  assert.deepEqual(ix.search(x, 3), back.search(x, 3));
+  back.add(x.subarray(0, d), [7]); // a gap refilled: explicit
+  assert.equal(back.ids.implicit, false);
+  assert.equal(back.search(x.subarray(0, d), 2).ids.includes(7), true);
+});
