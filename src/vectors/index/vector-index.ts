@@ -185,11 +185,22 @@ export class VectorIndex {
     return this.codec.codeSize + (this.refineCodec?.codeSize ?? 0) + (this.recipe.nlist > 0 ? 4 : 0);
   }
 
-  /** Bytes held now: lists (capacity), refinement codes, centroids, rotation, id map. */
+  /** Bytes held now: lists (capacity), refinement codes, centroids, rotation, id map, and the
+   * search-time copies (resident kernel memory, fast-scan layouts). */
   get memoryBytes(): number {
-    const idBytes = this.ids.slots * (this.ids.kind === 'string' ? 48 : 9);
+    // Alive flags, plus explicit ids and their hash map (an estimate of V8's cost per entry).
+    const idBytes = this.ids.slots * (this.ids.implicit ? 1 : this.ids.kind === 'string' ? 80 : 60);
     return this.lists.memoryBytes + this.refineCodes.byteLength + (this.centroids?.byteLength ?? 0)
-      + (this.transform?.matrix.byteLength ?? 0) + idBytes;
+      + (this.transform?.matrix.byteLength ?? 0) + idBytes + this.searchCopyBytes();
+  }
+
+  private searchCopyBytes(): number {
+    const c = this.cache;
+    let b = (c.coarse?.memoryBytes ?? 0) + (c.exact?.memoryBytes ?? 0) + (c.flat?.memoryBytes ?? 0) + (c.residentPQ?.memoryBytes ?? 0);
+    b += (c.pqPre?.byteLength ?? 0);
+    for (const p of c.packed ?? []) b += p.byteLength;
+    for (const r of c.rabitq ?? []) b += r.packed.byteLength + r.factors.byteLength;
+    return b;
   }
 
   // -------------------------------------------------------------------------------------------
