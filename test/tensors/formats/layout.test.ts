@@ -60,6 +60,17 @@ test('readModelLayout: sniffs written files without a file name; an ONNX-looking
   await rejectsWith(readModelLayout(bufferSource(gg.subarray(0, 30))), 'E_TRUNCATED');
 });
 
+test('readModelLayout: an unrelated or broken model.json next to a .bin does not make it TFJS', async () => {
+  const { encodeLlama2c, llama2cTensorShapes } = await import('../../../src/tensors/formats/llama2c.js');
+  const cfg = { dim: 4, hiddenDim: 3, nLayers: 1, nHeads: 2, nKvHeads: 1, vocabSize: 5, seqLen: 2, sharedClassifier: true };
+  const weights = Object.fromEntries(llama2cTensorShapes(cfg).map(({ name, shape }) => [name, new Float32Array(shape.reduce((a, b) => a * b, 1))]));
+  const bin = bufferSource(await encodeLlama2c(cfg, weights));
+  const json = (text: string) => async (n: string) => (n === 'model.json' ? bufferSource(new TextEncoder().encode(text)) : undefined);
+  const other = JSON.stringify({ weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: [] }] });
+  assert.equal((await readModelLayout(bin, { fileName: 'stories.bin', sidecar: json(other) })).format, 'llama2c');
+  assert.equal((await readModelLayout(bin, { fileName: 'stories.bin', sidecar: json('{not json') })).format, 'llama2c');
+});
+
 test('byte sources: bounds, fileSource reads and closes, the sidecar sandbox', async () => {
   const b = bufferSource(Uint8Array.from([1, 2, 3, 4]));
   assert.deepEqual([...(await b.read(1, 2))], [2, 3]);
