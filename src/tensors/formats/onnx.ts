@@ -90,7 +90,8 @@ class Walker {
   /** A StringStringEntryProto (key = 1, value = 2). */
   private async keyValue(end: number, max: number, what: string): Promise<[string, string]> {
     const r = this.r;
-    const stop = r.pos + (await r.length(end));
+    const n = await r.length(end); // before reading pos: length() advances it
+    const stop = r.pos + n;
     let key = '', value = '';
     while (r.pos < stop) {
       const [f, w] = await r.tag(stop);
