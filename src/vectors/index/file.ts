@@ -51,7 +51,8 @@ export function saveIndex(index: VectorIndex): Uint8Array {
   b.addSection('list-slots', bytesOf(slots));
   const parts = index.ids.toParts();
   if (index.refineCodec) b.addSection('refine-codes', index.refineCodes.subarray(0, parts.alive.length * index.refineCodec.codeSize));
-  b.addSection('alive', parts.alive);
+  // All alive (the usual case): no section; the reader fills ones.
+  if (parts.alive.includes(0)) b.addSection('alive', parts.alive);
   if (parts.nums) b.addSection('ids', bytesOf(parts.nums));
   if (parts.strs) b.addSection('keys', new TextEncoder().encode(JSON.stringify(parts.strs)));
   const meta: JsonObject = {
@@ -167,7 +168,7 @@ export function loadIndex(bytes: Uint8Array): VectorIndex {
     if (seen[s]) throw corrupt(`slot ${s} is stored twice`);
     seen[s] = 1;
   }
-  const alive = c.section('alive');
+  const alive = c.has('alive') ? c.section('alive') : new Uint8Array(slotsN).fill(1);
   if (alive.length !== slotsN) throw corrupt(`alive has ${alive.length} bytes for ${slotsN} slots`);
   let nums: Float64Array | null = null, strs: string[] | null = null;
   if (idKind === 'number' && c.has('ids')) nums = typed(c, 'ids', Float64Array, slotsN);
