@@ -145,3 +145,48 @@ export function pqBitsScan(t: usize, codes: usize, n: i32, cs: i32, M: i32, nbit
     store<f32>(out + (<usize>i << 2), acc);
   }
 }
+
+/**
+ * out[i] = pre[i] − 2·qt[i] for i < n: an IVF-PQ list's lookup table from its precomputed term
+ * and the query's inner-product table (f32 arithmetic, as the TS reference
+ * combineTableReference in src/vectors/index/resident-pq.ts).
+ */
+export function combineTable(qt: usize, pre: usize, n: i32, out: usize): void {
+  const two = f32x4.splat(2);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, f32x4.sub(v128.load(pre + o), f32x4.mul(two, v128.load(qt + o))));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, load<f32>(pre + o) - <f32>2 * load<f32>(qt + o));
+  }
+}
+
+/**
+ * The byte planes pq4Scan reads, from M tables of 16 floats at t: byte b of entry k of table m
+ * goes to out + 64m + 16b + k (nibblePlanes in src/vectors/codecs/pq.ts).
+ */
+export function planesOf(t: usize, M: i32, out: usize): void {
+  // A 16×4 byte transpose per table: gather byte b of the 16 floats with one swizzle per quad.
+  const pick0 = i8x16(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  for (let m = 0; m < M; m++) {
+    const src = t + (<usize>m << 6);
+    const dst = out + (<usize>m << 6);
+    // Each quad of 4 floats becomes [b0 of 4][b1 of 4][b2 of 4][b3 of 4].
+    const q0 = i8x16.swizzle(v128.load(src), pick0);
+    const q1 = i8x16.swizzle(v128.load(src, 16), pick0);
+    const q2 = i8x16.swizzle(v128.load(src, 32), pick0);
+    const q3 = i8x16.swizzle(v128.load(src, 48), pick0);
+    // Interleave 32-bit lanes: plane b = lane b of q0, q1, q2, q3.
+    const l01 = i8x16.shuffle(q0, q1, 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+    const h01 = i8x16.shuffle(q0, q1, 8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+    const l23 = i8x16.shuffle(q2, q3, 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+    const h23 = i8x16.shuffle(q2, q3, 8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+    v128.store(dst, i8x16.shuffle(l01, l23, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23));
+    v128.store(dst, i8x16.shuffle(l01, l23, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31), 16);
+    v128.store(dst, i8x16.shuffle(h01, h23, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), 32);
+    v128.store(dst, i8x16.shuffle(h01, h23, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31), 48);
+  }
+}

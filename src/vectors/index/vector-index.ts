@@ -33,7 +33,7 @@ import { FlatCodec, floatView } from './flat-codec.js';
 import { InvertedLists } from './lists.js';
 import { IdMap } from './ids.js';
 import { searchParallel, type ParallelSearchParams } from './parallel.js';
-import { ResidentPQLists } from './resident-pq.js';
+import { ResidentPQLists, combineTableReference } from './resident-pq.js';
 import { quantizeLuts } from '../fastscan/lut.js';
 import { packFastScan } from '../fastscan/layout.js';
 import { fastScanInto } from '../fastscan/search.js';
@@ -108,6 +108,14 @@ const PRECOMPUTED_MAX_BYTES = 256 << 20;
 
 /** Values of n codes (rows from0.. of the list being scanned) into out. */
 type ScanFn = (codes: Uint8Array, n: number, out: Float32Array, from: number) => void;
+
+/** Per-list PQ tables of one query (see pqListTables). */
+interface PQListTables {
+  tableFor: (l: number) => Float32Array;
+  bias: (l: number) => number;
+  /** With precomputed tables: the query's inner-product table the list tables derive from. */
+  queryTable?: Float32Array;
+}
 
 /** Search-time state derived from the index, rebuilt lazily after it changes. */
 interface SearchCache {
@@ -206,9 +214,8 @@ export class VectorIndex {
   // -------------------------------------------------------------------------------------------
   // Training and adding
 
-  /** Rows prepared for storage: copied, cos-normalized and rotated. */
-  private prepareRows(x: Float32Array, what: string): Float32Array {
-    checkRows(x, this.d, what);
+  /** Rows prepared for storage or search: cos-normalized (a copy) and rotated; the caller validated them. */
+  private prepareRows(x: Float32Array): Float32Array {
     let y = this.metric === 'cos' ? normalizeRows(x.slice(), this.d) : x;
     if (this.transform) y = this.transform.apply(y);
     return y;
@@ -306,7 +313,7 @@ export class VectorIndex {
       if (!opts.upsert) throw new ZipmlError('E_ARG', `id ${JSON.stringify(id)} is already in the index (remove it first, or add with { upsert: true })`);
       this.ids.remove(id);
     }
-    const y = this.prepareRows(x, 'index add');
+    const y = this.prepareRows(x);
     const assign = this.recipe.nlist > 0 ? this.assign(y, n) : new Int32Array(n);
     let enc = y;
     if (this.byResidual) {
@@ -452,7 +459,7 @@ export class VectorIndex {
     const { nq, nprobe, kFactor } = this.checkSearch(queries, k, params);
     const res = this.emptyResult(nq, k);
     if (!this.trainedFlag || this.ids.count === 0) return res;
-    const q = this.prepareRows(queries, 'search');
+    const q = this.prepareRows(queries);
     const kc = this.refineCodec && params.rerank !== 'bound' ? Math.min(Math.ceil(k * kFactor), 1 << 20) : k;
     const accept = this.acceptor(params.filter);
     const colls: TopK[] = [];
@@ -495,7 +502,7 @@ export class VectorIndex {
     const lims = new Int32Array(nq + 1);
     const allV: number[] = [], allL: number[] = [];
     if (this.trainedFlag && this.ids.count > 0) {
-      const q = this.prepareRows(queries, 'rangeSearch');
+      const q = this.prepareRows(queries);
       const accept = this.acceptor(params.filter);
       const scratch = new Float32Array(SCAN_CHUNK);
       for (let i = 0; i < nq; i++) {
@@ -635,14 +642,21 @@ export class VectorIndex {
         return;
       }
       // PQ: one lookup table per list, scanned where the lists live (resident kernel memory).
-      this.cache.residentPQ ??= ResidentPQLists.create(this.lists, M, nbits);
+      const pre = this.pqPrecomputed();
+      this.cache.residentPQ ??= ResidentPQLists.create(this.lists, M, nbits, pre);
       const resident = this.cache.residentPQ;
       bias = tables.bias;
-      listFn = (l) => {
-        const t = tables.tableFor(l);
-        if (resident) return (_codes, n, out, from) => resident.scan(l, t, from, n, out);
-        return (codes, n, out) => lutScan(t, codes, n, codeSize, M, nbits, out);
-      };
+      if (resident && pre) {
+        // The list tables are built in kernel memory from the query's table.
+        resident.setQueryTable(tables.queryTable!);
+        listFn = (l) => (_codes, n, out, from) => resident.scanPre(l, from, n, out);
+      } else {
+        listFn = (l) => {
+          const t = tables.tableFor(l);
+          if (resident) return (_codes, n, out, from) => resident.scan(l, t, from, n, out);
+          return (codes, n, out) => lutScan(t, codes, n, codeSize, M, nbits, out);
+        };
+      }
     } else if (this.byResidual && cm === 'l2') {
       const resid = new Float32Array(d);
       const c = this.centroids!;
@@ -688,7 +702,7 @@ export class VectorIndex {
    * be reused by the next call) and the constant each list adds: ‖q − c‖² with precomputed
    * tables, ⟨q, c⟩ for 'ip' residuals, else 0.
    */
-  private pqListTables(pq: ProductQuantizer, q: Float32Array, coarse: Float32Array | null): { tableFor: (l: number) => Float32Array; bias: (l: number) => number } {
+  private pqListTables(pq: ProductQuantizer, q: Float32Array, coarse: Float32Array | null): PQListTables {
     const d = this.d, cm = this.codecMetric;
     const pre = this.pqPrecomputed();
     if (pre) {
@@ -698,10 +712,11 @@ export class VectorIndex {
       const t = new Float32Array(per);
       return {
         tableFor: (l) => {
-          for (let j = 0; j < per; j++) t[j] = pre[l * per + j]! - 2 * qt[j]!;
+          combineTableReference(qt, pre.subarray(l * per, (l + 1) * per), t);
           return t;
         },
         bias: (l) => coarse![l]!,
+        queryTable: qt,
       };
     }
     if (this.byResidual && cm === 'l2') {
@@ -725,7 +740,7 @@ export class VectorIndex {
    * scanned by the integer SIMD kernel straight into the collector (src/vectors/fastscan).
    */
   private scanFastScan(
-    pq: ProductQuantizer, lists: number[], tables: { tableFor: (l: number) => Float32Array; bias: (l: number) => number },
+    pq: ProductQuantizer, lists: number[], tables: PQListTables,
     coll: Collector, accept: ((slot: number) => boolean) | null,
   ): void {
     const M = pq.M;
