@@ -152,23 +152,53 @@ export function fsBoundsReference(lut: Uint8Array, packed: Uint8Array, factors: 
  * One query table over one packed list of n rows, on the WebAssembly path when available (the
  * table and the list are placed in kernel memory once per scanner), else the references.
  */
+let views: { buffer: ArrayBuffer; i32: Int32Array; u16: Uint16Array } | null = null;
+/** Int32 and Uint16 views of all kernel memory, rebuilt only after memory grows. */
+function memoryViews(k: WasmKernel<FastscanExports>): { i32: Int32Array; u16: Uint16Array } {
+  const buffer = k.memory.buffer;
+  if (!views || views.buffer !== buffer) views = { buffer, i32: new Int32Array(buffer), u16: new Uint16Array(buffer) };
+  return views;
+}
+
+// Candidate buffers shared by all scanners (one scan at a time per thread; a scanner per IVF list
+// would otherwise allocate 6 KB per list and query).
+const sharedRows = new Int32Array(SCAN_CAPACITY);
+const sharedSums = new Uint16Array(SCAN_CAPACITY);
+
 export class BlockScanner {
-  /** Candidate rows and sums of the last scan() (the first `count` entries). */
-  readonly rows = new Int32Array(SCAN_CAPACITY);
-  readonly sums = new Uint16Array(SCAN_CAPACITY);
+  /**
+   * Candidate rows and sums of the last scan() (the first `count` entries). Shared by all
+   * scanners: valid until the next scan() of any scanner.
+   */
+  readonly rows = sharedRows;
+  readonly sums = sharedSums;
   count = 0;
   /** The first block the last scan() did not visit. */
   next = 0;
-  readonly nblocks: number;
+  nblocks = 0;
+  lut: Uint8Array = new Uint8Array(0);
+  packed: Uint8Array = new Uint8Array(0);
+  n = 0;
+  M = 1;
   private readonly k: WasmKernel<FastscanExports> | null;
   private codesPtr = 0;
-  private readonly M2: number;
+  private M2 = 2;
 
-  constructor(readonly lut: Uint8Array, readonly packed: Uint8Array, readonly n: number, readonly M: number) {
+  constructor(lut: Uint8Array, packed: Uint8Array, n: number, M: number) {
+    this.k = kernel();
+    this.reset(lut, packed, n, M);
+  }
+
+  /** Points the scanner at another table and list (an IVF search reuses one scanner per query). */
+  reset(lut: Uint8Array, packed: Uint8Array, n: number, M: number): void {
     checkList(lut, packed, n, M, 'fast-scan');
+    this.lut = lut;
+    this.packed = packed;
+    this.n = n;
+    this.M = M;
     this.M2 = fsM2(M);
     this.nblocks = fsBlocks(n);
-    this.k = n > 0 ? kernel() : null;
+    if (lutOwner === this) lutOwner = null;
   }
 
   /** Places the table and the list in kernel memory unless they are still there. */
@@ -206,8 +236,12 @@ export class BlockScanner {
     this.count = cnt;
     this.next = k.exports.scanNext();
     if (cnt > 0) {
-      this.rows.set(new Int32Array(k.memory.buffer, h + ROWS_OFF, cnt));
-      this.sums.set(new Uint16Array(k.memory.buffer, h + SUMS_OFF, cnt));
+      // Element loops from cached whole-memory views: no view allocation per call.
+      const v = memoryViews(k), r0 = (h + ROWS_OFF) >> 2, s0 = (h + SUMS_OFF) >> 1;
+      for (let i = 0; i < cnt; i++) {
+        this.rows[i] = v.i32[r0 + i]!;
+        this.sums[i] = v.u16[s0 + i]!;
+      }
     }
     return cnt;
   }

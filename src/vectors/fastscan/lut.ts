@@ -30,34 +30,41 @@ export interface QuantizedLut {
 function checkTable(t: Float32Array, M: number, what: string): void {
   if (!Number.isInteger(M) || M < 1 || M > FS_MAX_M) throw new ZipmlError('E_ARG', `${what}: M = ${M} must be an integer in 1..${FS_MAX_M}`);
   if (t.length < M * 16) throw new ZipmlError('E_ARG', `${what}: the table has ${t.length} values, expected M·16 = ${M * 16}`);
-  for (let i = 0; i < M * 16; i++) if (!Number.isFinite(t[i]!)) throw new ZipmlError('E_ARG', `${what}: table value ${i} is not finite`);
 }
 
-/** Minimum of each table (min-search domain) and the largest span. */
-function tableStats(t: Float32Array, M: number, sign: number, mins: Float64Array): number {
+/**
+ * Minimum of each table (min-search domain) into mins[at + m], and the largest span; throws
+ * E_ARG on a value that is not finite.
+ */
+function tableStats(t: Float32Array, M: number, sign: number, mins: Float64Array, at: number, what: string): number {
   let span = 0;
   for (let m = 0; m < M; m++) {
-    let lo = Infinity, hi = -Infinity;
+    let lo = Infinity, hi = -Infinity, sum = 0;
     for (let j = 0; j < 16; j++) {
       const v = sign * t[m * 16 + j]!;
+      sum += v;
       if (v < lo) lo = v;
       if (v > hi) hi = v;
     }
-    mins[m] = lo;
-    span = Math.max(span, hi - lo);
+    // NaN and ±Infinity propagate into the sum.
+    if (sum - sum !== 0) throw new ZipmlError('E_ARG', `${what}: table ${m} has a value that is not finite`);
+    mins[at + m] = lo;
+    if (hi - lo > span) span = hi - lo;
   }
   return span;
 }
 
-function quantizeWith(t: Float32Array, M: number, metric: LutMetric, scale: number, mins: Float64Array): QuantizedLut {
+function quantizeWith(t: Float32Array, M: number, metric: LutMetric, scale: number, mins: Float64Array, at: number): QuantizedLut {
   const sign = metric === 'ip' ? -1 : 1;
   const lut = new Uint8Array(fsM2(M) * 16);
   let bias = 0;
   for (let m = 0; m < M; m++) {
-    bias += mins[m]!;
+    const lo = mins[at + m]!;
+    bias += lo;
     for (let j = 0; j < 16; j++) {
-      const q = Math.round(scale * (sign * t[m * 16 + j]! - mins[m]!));
-      lut[m * 16 + j] = q < 0 ? 0 : q > 255 ? 255 : q;
+      // x ≥ 0 (entries are ≥ their table's minimum): truncating x + 0.5 rounds half up, as Math.round.
+      const q = (scale * (sign * t[m * 16 + j]! - lo) + 0.5) | 0;
+      lut[m * 16 + j] = q > 255 ? 255 : q;
     }
   }
   return { lut, M, metric, bias, scale };
@@ -67,8 +74,8 @@ function quantizeWith(t: Float32Array, M: number, metric: LutMetric, scale: numb
 export function quantizeLut(t: Float32Array, M: number, metric: LutMetric = 'l2'): QuantizedLut {
   checkTable(t, M, 'quantizeLut');
   const mins = new Float64Array(M);
-  const span = tableStats(t, M, metric === 'ip' ? -1 : 1, mins);
-  return quantizeWith(t, M, metric, span > 0 ? 255 / span : 1, mins);
+  const span = tableStats(t, M, metric === 'ip' ? -1 : 1, mins, 0, 'quantizeLut');
+  return quantizeWith(t, M, metric, span > 0 ? 255 / span : 1, mins, 0);
 }
 
 /**
@@ -78,14 +85,16 @@ export function quantizeLut(t: Float32Array, M: number, metric: LutMetric = 'l2'
  */
 export function quantizeLuts(tables: readonly Float32Array[], M: number, metric: LutMetric = 'l2'): QuantizedLut[] {
   const sign = metric === 'ip' ? -1 : 1;
-  const mins = tables.map(() => new Float64Array(M));
+  const mins = new Float64Array(tables.length * M);
   let span = 0;
-  tables.forEach((t, i) => {
-    checkTable(t, M, 'quantizeLuts');
-    span = Math.max(span, tableStats(t, M, sign, mins[i]!));
-  });
+  for (let i = 0; i < tables.length; i++) {
+    checkTable(tables[i]!, M, 'quantizeLuts');
+    span = Math.max(span, tableStats(tables[i]!, M, sign, mins, i * M, 'quantizeLuts'));
+  }
   const scale = span > 0 ? 255 / span : 1;
-  return tables.map((t, i) => quantizeWith(t, M, metric, scale, mins[i]!));
+  const out: QuantizedLut[] = [];
+  for (let i = 0; i < tables.length; i++) out.push(quantizeWith(tables[i]!, M, metric, scale, mins, i * M));
+  return out;
 }
 
 /** The approximate distance (l2) or inner product (ip) of an integer sum. */

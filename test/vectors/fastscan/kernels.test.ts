@@ -226,3 +226,12 @@ test('bad arguments give E_ARG', () => {
   assert.throws(() => s.scan(-1, 1, 10), isArg, 'negative block');
   assert.throws(() => s.accumulate(new Uint16Array(3)), isArg, 'short output');
 });
+
+test('tables with one NaN or infinite entry are rejected', () => {
+  for (const bad of [NaN, Infinity, -Infinity]) {
+    const t = new Float32Array(4 * 16).map((_, i) => i / 7);
+    t[37] = bad;
+    assert.throws(() => quantizeLut(t, 4), (e: unknown) => (e as { code?: string }).code === 'E_ARG');
+    assert.throws(() => quantizeLuts([t.slice(), t], 4), (e: unknown) => (e as { code?: string }).code === 'E_ARG');
+  }
+});
