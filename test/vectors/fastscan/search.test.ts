@@ -126,3 +126,18 @@ test('one collector over several lists with a common scale (IVF shape) and appen
   fastScanListsInto(heap3, lists, qs, { filter: (id) => id % 2 === 1 });
   assert.deepEqual(Array.from(heap3.sorted().labels), all.filter((e) => e.label % 2 === 1).slice(0, k).map((e) => e.label));
 });
+
+test('a list grown in place is rescanned with its new rows (kernel-memory copy refreshed)', () => {
+  const t = pq.distanceTable(queries.subarray(0, d), 'l2');
+  const q = quantizeLut(t, M, 'l2');
+  // Room for 4 blocks; 40 rows first, then 60 more written into the same buffer.
+  const first = appendFastScan(new Uint8Array(4 * 16 * M), 0, codes, 40, M);
+  const before = fastScanKnn(first.packed, 40, M, q, 5);
+  const grown = appendFastScan(first.packed, 40, codes.subarray(40 * cs), 60, M);
+  assert.equal(grown.packed, first.packed, 'appended in place');
+  const after = fastScanKnn(grown.packed, 100, M, q, 5);
+  const sums = new Uint16Array(100);
+  fastScanAccumulate(q.lut, grown.packed, 100, M, sums);
+  assert.deepEqual(Array.from(after.rows), topk(sums, 1, 5));
+  assert.deepEqual(Array.from(before.rows), topk(sums.subarray(0, 40), 1, 5));
+});
