@@ -14,8 +14,8 @@
  *
  * Why B = 32 (Faiss's choice too): with 16 byte lanes, one block of 32 rows needs 2 code loads
  * and 4 swizzles per pair and reuses each table register for 32 rows. bench/vectors-fastscan
- * compiles B = 16 and 64 variants of the same loop: neither was consistently faster (docs/fastscan.md),
- * and B = 64 pads short IVF lists twice as much.
+ * compiles B = 16 and 64 variants of the same loop: B = 64 was equal within a few per cent and B = 16
+ * no faster (docs/fastscan.md), and B = 64 pads short IVF lists twice as much.
  */
 import { ZipmlError } from '../../core/errors.js';
 
