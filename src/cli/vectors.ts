@@ -48,21 +48,23 @@ export function registerVectorCommands(program: Command): void {
     .option('--format <format>', `input format when the name does not tell (${FORMATS.join(', ')})`, choiceArg(FORMATS))
     .option('--dim <d>', 'dimension, for raw f32 input', intArg(1, 1 << 16))
     .option('--seed <n>', 'seed of every random choice in training', intArg(0, 2 ** 31 - 1), 1234)
+    .option('--threads <n>', 'worker threads for the coarse k-means (default: all cores)', intArg(1, 64))
     .option('-f, --force', 'replace an existing output file')
-    .action(async (o: { index: string; base: string; output: string; metric: Metric; train?: string; format?: VectorFileFormat; dim?: number; seed: number; force?: boolean }) => {
+    .action(async (o: { index: string; base: string; output: string; metric: Metric; train?: string; format?: VectorFileFormat; dim?: number; seed: number; threads?: number; force?: boolean }) => {
       const base = await readVectors(o.base, o.format, o.dim);
       const train = o.train ? await readVectors(o.train, o.format, o.dim) : base;
       if (train.d !== base.d) throw new ZipmlError('E_ARG', `training vectors have d = ${train.d}, base vectors d = ${base.d}`);
       const index = indexFactory(base.d, o.index, { metric: o.metric });
       const t0 = performance.now();
       const tb = progressBar(`train ${o.index}`, 4, 'steps');
-      index.train(train.x, { seed: o.seed, onProgress: tb.update });
+      await index.trainAsync(train.x, { seed: o.seed, onProgress: tb.update, threads: o.threads });
       tb.stop();
       const t1 = performance.now();
       const ab = progressBar(`add ${basename(o.base)}`, base.n, 'vectors');
       index.add(base.x, undefined, { onProgress: ab.update });
       ab.stop();
       const t2 = performance.now();
+      await closeDefaultPool();
       const bytes = saveIndex(index);
       await writeFileAtomic(o.output, bytes, { overwrite: o.force });
       console.log(`${o.index} (${o.metric}), ${base.n} x ${base.d}: trained on ${train.n} in ${((t1 - t0) / 1000).toFixed(2)} s, added in ${((t2 - t1) / 1000).toFixed(2)} s; `

@@ -52,7 +52,7 @@ test('zipml compress / decompress / inspect round trip, atomic outputs, refusals
 test('zipml demo runs and prints measured figures', async () => {
   const r = await zipml('demo', '--size', '1');
   assert.equal(r.code, 0, r.stderr);
-  for (const part of ['Exact float conversions', 'Entropy coding', 'xxHash32', 'Worker pool', 'Container']) {
+  for (const part of ['Exact float conversions', 'Entropy coding', 'xxHash32', 'Worker pool', 'Container', 'Vectors', 'Indexes', 'IVF128,PQ32x4fs,RFlat']) {
     assert.match(r.stdout, new RegExp(part));
   }
   assert.match(r.stdout, /round trip exact/);

@@ -21,7 +21,8 @@ import type { Metric, TrainOptions, VectorCodec } from '../types.js';
 import { createCodec } from '../codecs/factory.js';
 import { trainOPQRotation } from '../codecs/opq.js';
 import { RandomOrthogonalRotation } from '../rotation.js';
-import { kmeans } from '../kmeans.js';
+import { kmeans, kmeansAsync, type KMeansOptions } from '../kmeans.js';
+import type { ParallelOptions } from '../../core/entropy/frame-parallel.js';
 import { normalizeRows, pairBlocks, nearestCentroids, ResidentRows } from '../distances.js';
 import { ProductQuantizer, lutScan } from '../codecs/pq.js';
 import { checkRows, checkDim } from '../linalg.js';
@@ -33,6 +34,11 @@ import { InvertedLists } from './lists.js';
 import { IdMap } from './ids.js';
 import { searchParallel, type ParallelSearchParams } from './parallel.js';
 import { ResidentPQLists } from './resident-pq.js';
+import { quantizeLuts } from '../fastscan/lut.js';
+import { packFastScan } from '../fastscan/layout.js';
+import { fastScanInto } from '../fastscan/search.js';
+import { packRaBitQ, rabitqQuery, rabitqSearch, codecReranker, type RaBitQFastScan } from '../fastscan/rabitq.js';
+import { RaBitQCodec } from '../codecs/rabitq.js';
 
 export interface IndexOptions {
   /** 'l2' (default), 'ip' or 'cos'. */
@@ -54,6 +60,12 @@ export interface SearchParams {
   kFactor?: number;
   /** Only ids the filter allows are returned (checked inside the scan). */
   filter?: SearchFilter;
+  /**
+   * RaBitQ indexes ('l2'): 'bound' re-ranks by the estimator's error bound (the RaBitQ paper's
+   * search: fast-scan estimates, then exact values while a lower bound can still enter the
+   * top-k; kFactor is ignored). Default 'kFactor': the best k·kFactor estimates are re-ranked.
+   */
+  rerank?: 'kFactor' | 'bound';
   signal?: AbortSignal;
 }
 
@@ -84,6 +96,13 @@ export interface AddOptions extends LongOpOptions {
 
 /** Rows scanned per call of a codec's distance function (bounds the scratch memory). */
 const SCAN_CHUNK = 4096;
+/**
+ * PQ…x4fs: mean probed-list length from which the integer fast-scan kernel beats the float
+ * nibble-table kernel on resident lists. Its per-list set-up (table quantization, kernel state)
+ * dominates short lists: measured on 100k × 128 (this machine, one thread), lists of ~390 rows ran
+ * 1.5× faster on the float kernel, a single 100k list 2.1× faster on fast-scan.
+ */
+const FAST_SCAN_MIN_ROWS = 1024;
 /** Largest IVF-PQ precomputed table (nlist × M × ksub floats), as Faiss bounds its own. */
 const PRECOMPUTED_MAX_BYTES = 256 << 20;
 
@@ -95,6 +114,10 @@ interface SearchCache {
   coarse?: ResidentRows;
   pqPre?: Float32Array | null;
   residentPQ?: ResidentPQLists | null;
+  /** Fast-scan: each list's codes in the packed block layout. */
+  packed?: Uint8Array[];
+  /** RaBitQ: each list's sign bits in the fast-scan layout, with the per-row factors. */
+  rabitq?: RaBitQFastScan[];
   exact?: ResidentRows;
   flat?: ResidentRows;
 }
@@ -162,11 +185,22 @@ export class VectorIndex {
     return this.codec.codeSize + (this.refineCodec?.codeSize ?? 0) + (this.recipe.nlist > 0 ? 4 : 0);
   }
 
-  /** Bytes held now: lists (capacity), refinement codes, centroids, rotation, id map. */
+  /** Bytes held now: lists (capacity), refinement codes, centroids, rotation, id map, and the
+   * search-time copies (resident kernel memory, fast-scan layouts). */
   get memoryBytes(): number {
-    const idBytes = this.ids.slots * (this.ids.kind === 'string' ? 48 : 9);
+    // Alive flags, plus explicit ids and their hash map (an estimate of V8's cost per entry).
+    const idBytes = this.ids.slots * (this.ids.implicit ? 1 : this.ids.kind === 'string' ? 80 : 60);
     return this.lists.memoryBytes + this.refineCodes.byteLength + (this.centroids?.byteLength ?? 0)
-      + (this.transform?.matrix.byteLength ?? 0) + idBytes;
+      + (this.transform?.matrix.byteLength ?? 0) + idBytes + this.searchCopyBytes();
+  }
+
+  private searchCopyBytes(): number {
+    const c = this.cache;
+    let b = (c.coarse?.memoryBytes ?? 0) + (c.exact?.memoryBytes ?? 0) + (c.flat?.memoryBytes ?? 0) + (c.residentPQ?.memoryBytes ?? 0);
+    b += (c.pqPre?.byteLength ?? 0);
+    for (const p of c.packed ?? []) b += p.byteLength;
+    for (const r of c.rabitq ?? []) b += r.packed.byteLength + r.factors.byteLength;
+    return b;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -187,44 +221,68 @@ export class VectorIndex {
 
   /** Learns the OPQ rotation, the coarse centroids and the codecs from training vectors. */
   train(x: Float32Array, opts: IndexTrainOptions = {}): void {
+    const t = this.trainStart(x, opts);
+    const km = this.recipe.nlist > 0 ? kmeans(t.xt, this.d, this.recipe.nlist, t.km) : null;
+    this.trainFinish(t.xt, km?.centroids ?? null, opts);
+  }
+
+  /**
+   * train() with the coarse k-means (the largest part for big nlist) on the worker pool
+   * (`threads`, `pool`); the result equals train()'s.
+   */
+  async trainAsync(x: Float32Array, opts: IndexTrainOptions & ParallelOptions = {}): Promise<void> {
+    const t = this.trainStart(x, opts);
+    const km = this.recipe.nlist > 0 ? await kmeansAsync(t.xt, this.d, this.recipe.nlist, { ...t.km, threads: opts.threads, pool: opts.pool }) : null;
+    this.trainFinish(t.xt, km?.centroids ?? null, opts);
+  }
+
+  /** Checks, cos-normalizes and OPQ-rotates the training rows; the coarse k-means options. */
+  private trainStart(x: Float32Array, opts: IndexTrainOptions): { xt: Float32Array; km: KMeansOptions } {
     const d = this.d, r = this.recipe;
     const n = checkRows(x, d, 'index train');
     if (n === 0) throw new ZipmlError('E_ARG', 'index train: no training vectors');
+    if (r.nlist > 0 && n < r.nlist) throw new ZipmlError('E_ARG', `index train: ${n} vectors cannot train ${r.nlist} inverted lists`);
     const seed = opts.seed ?? 1234;
-    const step = (s: number) => {
-      throwIfAborted(opts.signal, 'index train');
-      opts.onProgress?.(s, 4);
-    };
-    step(0);
+    this.trainStep(0, opts);
     let xt = this.metric === 'cos' ? normalizeRows(x.slice(), d) : x;
     if (r.opqM > 0) {
       const rot = trainOPQRotation(xt, d, r.opqM, { seed, signal: opts.signal });
       this.transform = new RandomOrthogonalRotation(d, rot.matrix);
       xt = this.transform.apply(xt);
     }
-    step(1);
+    this.trainStep(1, opts);
+    return { xt, km: { niter: opts.niter ?? 10, seed, signal: opts.signal } };
+  }
+
+  private trainStep(s: number, opts: IndexTrainOptions): void {
+    throwIfAborted(opts.signal, 'index train');
+    opts.onProgress?.(s, 4);
+  }
+
+  /** Installs the coarse centroids and trains the codecs (on residuals when byResidual). */
+  private trainFinish(xt: Float32Array, centroids: Float32Array | null, opts: IndexTrainOptions): void {
+    const d = this.d, n = xt.length / d;
+    const seed = opts.seed ?? 1234;
     let residual = xt;
-    if (r.nlist > 0) {
-      if (n < r.nlist) throw new ZipmlError('E_ARG', `index train: ${n} vectors cannot train ${r.nlist} inverted lists`);
-      const km = kmeans(xt, d, r.nlist, { niter: opts.niter ?? 10, seed, signal: opts.signal });
-      this.centroids = km.centroids;
+    if (centroids) {
+      this.centroids = centroids;
       if (this.byResidual) {
         const assign = this.assign(xt, n);
         residual = new Float32Array(xt.length);
         for (let i = 0; i < n; i++) {
           const c = assign[i]! * d;
-          for (let j = 0; j < d; j++) residual[i * d + j] = xt[i * d + j]! - this.centroids[c + j]!;
+          for (let j = 0; j < d; j++) residual[i * d + j] = xt[i * d + j]! - centroids[c + j]!;
         }
       }
     }
-    step(2);
+    this.trainStep(2, opts);
     if (this.codec.name !== 'Flat') this.codec.train(residual, { seed, signal: opts.signal });
-    step(3);
+    this.trainStep(3, opts);
     if (this.refineCodec && this.refineCodec.name !== 'Flat') this.refineCodec.train(xt, { seed, signal: opts.signal });
     this.trainedFlag = true;
     this.cache = {};
     this.version++;
-    step(4);
+    this.trainStep(4, opts);
   }
 
   /** Nearest coarse centroid of each row ('l2'; largest inner product for 'ip'/'cos'). */
@@ -274,6 +332,8 @@ export class VectorIndex {
     if (rcodes) this.appendRefine(rcodes, first);
     // Keep resident copies in step (they exist once a search built them); PQ lists are re-laid out.
     this.cache.residentPQ = undefined;
+    this.cache.packed = undefined;
+    this.cache.rabitq = undefined;
     if (this.cache.exact && rcodes) this.cache.exact.append(floatView(rcodes, n, d));
     if (this.cache.flat && this.recipe.nlist === 0) this.cache.flat.append(floatView(codes, n, d));
     opts.onProgress?.(n, n);
@@ -383,6 +443,7 @@ export class VectorIndex {
     const kFactor = p.kFactor ?? 1;
     if (!(typeof kFactor === 'number' && kFactor >= 1 && kFactor <= 1024)) throw new ZipmlError('E_ARG', `kFactor must be a number in 1..1024, got ${String(p.kFactor)}`);
     if (p.filter !== undefined && !(p.filter instanceof IdSet) && typeof p.filter !== 'function') throw new ZipmlError('E_ARG', 'filter must be an IdSet or a function of the id');
+    if (p.rerank !== undefined && p.rerank !== 'kFactor' && p.rerank !== 'bound') throw new ZipmlError('E_ARG', `rerank must be 'kFactor' or 'bound', got ${String(p.rerank)}`);
     return { nq, nprobe: Math.min(nprobe, nlist), kFactor };
   }
 
@@ -392,7 +453,7 @@ export class VectorIndex {
     const res = this.emptyResult(nq, k);
     if (!this.trainedFlag || this.ids.count === 0) return res;
     const q = this.prepareRows(queries, 'search');
-    const kc = this.refineCodec ? Math.min(Math.ceil(k * kFactor), 1 << 20) : k;
+    const kc = this.refineCodec && params.rerank !== 'bound' ? Math.min(Math.ceil(k * kFactor), 1 << 20) : k;
     const accept = this.acceptor(params.filter);
     const colls: TopK[] = [];
     if (this.recipe.nlist === 0 && this.recipe.codec === 'Flat' && nq > 1) {
@@ -403,7 +464,7 @@ export class VectorIndex {
       for (let i = 0; i < nq; i++) {
         if ((i & 63) === 63) throwIfAborted(params.signal, 'search');
         const c = new TopK(kc);
-        this.scanQuery(q.subarray(i * this.d, (i + 1) * this.d), nprobe, c, accept, scratch);
+        this.scanQuery(q.subarray(i * this.d, (i + 1) * this.d), nprobe, c, accept, scratch, params.rerank);
         colls.push(c);
       }
     }
@@ -529,7 +590,7 @@ export class VectorIndex {
    * one table per query; so a probed list costs M·ksub additions instead of a new table.
    * Null when the codec is not PQ or the tables would exceed PRECOMPUTED_MAX_BYTES.
    */
-  private pqTables(): Float32Array | null {
+  private pqPrecomputed(): Float32Array | null {
     if (this.cache.pqPre !== undefined) return this.cache.pqPre;
     const pq = this.codec;
     let pre: Float32Array | null = null;
@@ -551,7 +612,7 @@ export class VectorIndex {
   }
 
   /** Scans the probed lists' codes for one prepared query into the collector. */
-  private scanQuery(q: Float32Array, nprobe: number, coll: Collector, accept: ((slot: number) => boolean) | null, scratch: Float32Array): void {
+  private scanQuery(q: Float32Array, nprobe: number, coll: Collector, accept: ((slot: number) => boolean) | null, scratch: Float32Array, rerank: 'kFactor' | 'bound' = 'kFactor'): void {
     const d = this.d;
     const { lists, coarse } = this.probe(q, nprobe);
     const cm = this.codecMetric;
@@ -559,40 +620,26 @@ export class VectorIndex {
       this.scanFlat(q, coll, accept, scratch);
       return;
     }
-    const pre = this.pqTables();
     let listFn: (l: number) => ScanFn;
     let bias: (l: number) => number = () => 0;
+    if (this.codec instanceof RaBitQCodec && cm === 'l2' && coll instanceof TopK && rerank === 'bound') {
+      this.scanRaBitQ(this.codec, q, lists, coll, accept);
+      return;
+    }
     if (this.codec instanceof ProductQuantizer) {
-      // PQ: one lookup table per list, scanned where the lists live (resident kernel memory).
       const pq = this.codec;
       const { M, nbits, codeSize } = pq;
+      const tables = this.pqListTables(pq, q, coarse);
+      if (this.recipe.fastScan && nbits === 4 && this.meanProbedRows(lists) >= FAST_SCAN_MIN_ROWS) {
+        this.scanFastScan(pq, lists, tables, coll, accept);
+        return;
+      }
+      // PQ: one lookup table per list, scanned where the lists live (resident kernel memory).
       this.cache.residentPQ ??= ResidentPQLists.create(this.lists, M, nbits);
       const resident = this.cache.residentPQ;
-      let tableFor: (l: number) => Float32Array;
-      if (pre) {
-        // L2 residuals with precomputed tables: ‖q − c‖² + pre_l − 2⟨q, r⟩.
-        const qt = pq.distanceTable(q, 'ip');
-        const per = qt.length;
-        const t = new Float32Array(per);
-        tableFor = (l) => {
-          for (let j = 0; j < per; j++) t[j] = pre[l * per + j]! - 2 * qt[j]!;
-          return t;
-        };
-        bias = (l) => coarse![l]!;
-      } else if (this.byResidual && cm === 'l2') {
-        const resid = new Float32Array(d);
-        const c = this.centroids!;
-        tableFor = (l) => {
-          for (let j = 0; j < d; j++) resid[j] = q[j]! - c[l * d + j]!;
-          return pq.distanceTable(resid, 'l2');
-        };
-      } else {
-        const shared = pq.distanceTable(q, cm);
-        tableFor = () => shared;
-        if (cm === 'ip' && this.byResidual) bias = (l) => coarse![l]!;
-      }
+      bias = tables.bias;
       listFn = (l) => {
-        const t = tableFor(l);
+        const t = tables.tableFor(l);
         if (resident) return (_codes, n, out, from) => resident.scan(l, t, from, n, out);
         return (codes, n, out) => lutScan(t, codes, n, codeSize, M, nbits, out);
       };
@@ -626,6 +673,121 @@ export class VectorIndex {
             if (accept === null || accept(s)) coll.push(v, s);
           }
         }
+      }
+    }
+  }
+
+  private meanProbedRows(lists: number[]): number {
+    let rows = 0;
+    for (const l of lists) rows += this.lists.sizes[l]!;
+    return rows / Math.max(1, lists.length);
+  }
+
+  /**
+   * The lookup table of each list for one query (in the codec's metric; the returned array may
+   * be reused by the next call) and the constant each list adds: ‖q − c‖² with precomputed
+   * tables, ⟨q, c⟩ for 'ip' residuals, else 0.
+   */
+  private pqListTables(pq: ProductQuantizer, q: Float32Array, coarse: Float32Array | null): { tableFor: (l: number) => Float32Array; bias: (l: number) => number } {
+    const d = this.d, cm = this.codecMetric;
+    const pre = this.pqPrecomputed();
+    if (pre) {
+      // L2 residuals with precomputed tables: ‖q − c‖² + pre_l − 2⟨q, r⟩.
+      const qt = pq.distanceTable(q, 'ip');
+      const per = qt.length;
+      const t = new Float32Array(per);
+      return {
+        tableFor: (l) => {
+          for (let j = 0; j < per; j++) t[j] = pre[l * per + j]! - 2 * qt[j]!;
+          return t;
+        },
+        bias: (l) => coarse![l]!,
+      };
+    }
+    if (this.byResidual && cm === 'l2') {
+      const resid = new Float32Array(d);
+      const c = this.centroids!;
+      return {
+        tableFor: (l) => {
+          for (let j = 0; j < d; j++) resid[j] = q[j]! - c[l * d + j]!;
+          return pq.distanceTable(resid, 'l2');
+        },
+        bias: () => 0,
+      };
+    }
+    const shared = pq.distanceTable(q, cm);
+    return { tableFor: () => shared, bias: cm === 'ip' && this.byResidual ? (l) => coarse![l]! : () => 0 };
+  }
+
+  /**
+   * 4-bit PQ by fast-scan: the probed lists' tables (each list's constant folded into its first
+   * sub-table) are quantized to uint8 with one common scale, and each list's packed blocks are
+   * scanned by the integer SIMD kernel straight into the collector (src/vectors/fastscan).
+   */
+  private scanFastScan(
+    pq: ProductQuantizer, lists: number[], tables: { tableFor: (l: number) => Float32Array; bias: (l: number) => number },
+    coll: Collector, accept: ((slot: number) => boolean) | null,
+  ): void {
+    const M = pq.M;
+    const probed = lists.filter((l) => this.lists.sizes[l]! > 0);
+    if (probed.length === 0) return;
+    const floats = probed.map((l) => {
+      const t = tables.tableFor(l).slice();
+      const b = tables.bias(l);
+      for (let j = 0; j < 16; j++) t[j] = t[j]! + b;
+      return t;
+    });
+    const quantized = quantizeLuts(floats, M, this.codecMetric);
+    if (!this.cache.packed) {
+      this.cache.packed = [];
+      for (let l = 0; l < this.lists.nlist; l++) {
+        const li = this.lists.list(l);
+        this.cache.packed.push(packFastScan(li.codes, li.n, M, pq.codeSize).packed);
+      }
+    }
+    const filter = accept ?? undefined;
+    probed.forEach((l, i) => {
+      const li = this.lists.list(l);
+      fastScanInto(coll, this.cache.packed![l]!, li.n, M, quantized[i]!, { labels: li.slots, filter });
+    });
+  }
+
+  /**
+   * RaBitQ (L2) in the fast-scan layout with its error bound (src/vectors/fastscan/rabitq.ts):
+   * per probed list, estimates and bounds for every row from the integer kernel, then exact
+   * values — the refinement codes when the index has them, else the codec's own estimator (with
+   * its extended bits for RaBitQ2..9) — only for rows whose lower bound can still enter the top-k.
+   */
+  private scanRaBitQ(codec: RaBitQCodec, q: Float32Array, lists: number[], coll: TopK, accept: ((slot: number) => boolean) | null): void {
+    const d = this.d;
+    if (!this.cache.rabitq) {
+      this.cache.rabitq = [];
+      for (let l = 0; l < this.lists.nlist; l++) {
+        const li = this.lists.list(l);
+        this.cache.rabitq.push(packRaBitQ(codec, li.codes, li.n));
+      }
+    }
+    const resid = new Float32Array(d);
+    for (const l of lists) {
+      const li = this.lists.list(l);
+      if (li.n === 0) continue;
+      let query = q;
+      if (this.byResidual) {
+        const c = this.centroids!;
+        for (let j = 0; j < d; j++) resid[j] = q[j]! - c[l * d + j]!;
+        query = resid;
+      }
+      const rq = rabitqQuery(codec, query, 'l2');
+      const exact = this.refineCodec
+        ? (rows: Int32Array, out: Float32Array) => {
+          const slots = Float64Array.from(rows, (r) => li.slots[r]!);
+          out.set(this.refineValues(q, slots));
+        }
+        : codecReranker(codec, query, 'l2', li.codes);
+      const r = rabitqSearch(this.cache.rabitq[l]!, rq, coll.k, exact, { labels: li.slots, filter: accept ?? undefined });
+      for (let i = 0; i < r.rows.length; i++) {
+        const v = r.dist[i]!;
+        if (v <= coll.threshold) coll.push(v, r.rows[i]!);
       }
     }
   }
