@@ -137,3 +137,50 @@ export function fsBounds(lut: usize, codes: usize, factors: usize, b0: i32, b1: 
     }
   }
 }
+
+// Table quantization (src/vectors/fastscan/lut.ts): nt tables of M sub-tables of 16 f32 each,
+// contiguous; `sign` is 1 (l2) or −1 (ip). All arithmetic in f32, in the reference's order.
+
+/** Writes each sub-table's minimum of sign·T to mins (nt·M f32) and returns the largest span
+ * (max − min); NaN or ±Infinity in a table make the result non-finite. */
+export function fsTableStats(tables: usize, nt: i32, M: i32, sign: f32, mins: usize): f32 {
+  const s = f32x4.splat(sign);
+  let span = f32x4.splat(0);
+  const count = nt * M;
+  for (let i = 0; i < count; i++) {
+    const t = tables + (<usize>i << 6);
+    const a = f32x4.mul(v128.load(t), s), b = f32x4.mul(v128.load(t, 16), s);
+    const c = f32x4.mul(v128.load(t, 32), s), d = f32x4.mul(v128.load(t, 48), s);
+    let lo = f32x4.min(f32x4.min(a, b), f32x4.min(c, d));
+    let hi = f32x4.max(f32x4.max(a, b), f32x4.max(c, d));
+    lo = f32x4.min(lo, i8x16.shuffle(lo, lo, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+    lo = f32x4.min(lo, i8x16.shuffle(lo, lo, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11));
+    hi = f32x4.max(hi, i8x16.shuffle(hi, hi, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+    hi = f32x4.max(hi, i8x16.shuffle(hi, hi, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11));
+    store<f32>(mins + (<usize>i << 2), f32x4.extract_lane(lo, 0));
+    // f32x4.max propagates NaN, so a NaN span stays NaN.
+    span = f32x4.max(span, f32x4.sub(hi, lo));
+  }
+  return f32x4.extract_lane(span, 0);
+}
+
+/** lut[16·(t·M2 + m) + j] = min(255, ⌊(sign·T − min) · scale + 0.5⌋) for every sub-table; the
+ * padding sub-table of an odd M (m = M) is written as 0. */
+export function fsQuantizeTables(tables: usize, nt: i32, M: i32, M2: i32, sign: f32, scale: f32, mins: usize, luts: usize): void {
+  const s = f32x4.splat(sign), sc = f32x4.splat(scale), half = f32x4.splat(0.5);
+  for (let t = 0; t < nt; t++) {
+    for (let m = 0; m < M; m++) {
+      const i = t * M + m;
+      const src = tables + (<usize>i << 6);
+      const lo = f32x4.splat(load<f32>(mins + (<usize>i << 2)));
+      const q0 = i32x4.trunc_sat_f32x4_u(f32x4.add(f32x4.mul(f32x4.sub(f32x4.mul(v128.load(src), s), lo), sc), half));
+      const q1 = i32x4.trunc_sat_f32x4_u(f32x4.add(f32x4.mul(f32x4.sub(f32x4.mul(v128.load(src, 16), s), lo), sc), half));
+      const q2 = i32x4.trunc_sat_f32x4_u(f32x4.add(f32x4.mul(f32x4.sub(f32x4.mul(v128.load(src, 32), s), lo), sc), half));
+      const q3 = i32x4.trunc_sat_f32x4_u(f32x4.add(f32x4.mul(f32x4.sub(f32x4.mul(v128.load(src, 48), s), lo), sc), half));
+      // Unsigned saturating narrows clamp at 255.
+      const w = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(q0, q1), i16x8.narrow_i32x4_u(q2, q3));
+      v128.store(luts + (<usize>(t * M2 + m) << 4), w);
+    }
+    if (M2 > M) v128.store(luts + (<usize>(t * M2 + M) << 4), i8x16.splat(0));
+  }
+}

@@ -3,7 +3,8 @@ export { packFastScan, unpackFastScan, appendFastScan, fsCode, fsM2, fsBlocks, f
 export { quantizeLut, quantizeLuts, lutApprox, lutKey, lutLimit, lutErrorBound, type QuantizedLut, type LutMetric } from './lut.js';
 export { BlockScanner, fastScanAccumulate, SCAN_CAPACITY, FS_FACTORS_PER_BLOCK } from './kernels.js';
 export {
-  fastScanInto, fastScanKnn, fastScanCandidates, fastScanExact, floatTableSum, type FastScanOptions, type FastScanResult,
+  fastScanInto, fastScanListsInto, fastScanKnn, fastScanCandidates, fastScanExact, floatTableSum,
+  type FastScanOptions, type FastScanResult, type FastScanList,
 } from './search.js';
 export {
   packRaBitQ, appendRaBitQ, rabitqQuery, rabitqEstimates, rabitqSearch, codecReranker, rabitqFactor, RABITQ_FACTORS,

@@ -19,6 +19,8 @@ interface FastscanExports {
   fsScan(lut: number, codes: number, b0: number, b1: number, M2: number, n: number, limit: number, outRows: number, outSums: number, cap: number, scratch: number): number;
   scanNext(): number;
   fsBounds(lut: number, codes: number, factors: number, b0: number, b1: number, M2: number, consts: number, lower: number, upper: number, scratch: number): void;
+  fsTableStats(tables: number, nt: number, M: number, sign: number, mins: number): number;
+  fsQuantizeTables(tables: number, nt: number, M: number, M2: number, sign: number, scale: number, mins: number, luts: number): void;
 }
 
 /** Candidates one threshold-scan call may return (it stops after the block that leaves < 32 free). */
@@ -30,7 +32,14 @@ const LUT_OFF = 0, SCRATCH_OFF = 4096, ROWS_OFF = 4096 + 64, SUMS_OFF = ROWS_OFF
 const ACC_OFF = SUMS_OFF + 2 * SCAN_CAPACITY;
 const CONSTS_OFF = ACC_OFF + 64 * ACC_BLOCKS;
 const LOWER_OFF = CONSTS_OFF + 64, UPPER_OFF = LOWER_OFF + 128 * ACC_BLOCKS;
-const FIXED_BYTES = UPPER_OFF + 128 * ACC_BLOCKS;
+// Table quantization: up to QUANT_SUBTABLES sub-tables of 16 f32 per call (larger sets run on
+// the reference, which gives the same bytes).
+const QUANT_SUBTABLES = 4096;
+const QT_OFF = UPPER_OFF + 128 * ACC_BLOCKS, QMINS_OFF = QT_OFF + 64 * QUANT_SUBTABLES;
+const QLUT_OFF = QMINS_OFF + 4 * QUANT_SUBTABLES;
+const FIXED_BYTES = QLUT_OFF + 32 * QUANT_SUBTABLES; // M2 ≤ 2M sub-tables out
+// Below this many table entries the copies cost more than the kernel saves.
+const QUANT_MIN_ENTRIES = 128;
 /** Per-row factor floats per block in the layout fsBounds reads (four runs of 32). */
 export const FS_FACTORS_PER_BLOCK = 128;
 const RESIDENT_LIMIT = 1 << 30;
@@ -144,6 +153,75 @@ export function fsBoundsReference(lut: Uint8Array, packed: Uint8Array, factors: 
   }
 }
 
+/**
+ * fsTableStats in f32: mins[i·M + m] = min_j sign·T_i[16m + j]; returns the largest f32 span
+ * (NaN or ±Infinity when a value is not finite).
+ */
+export function fsTableStatsReference(tables: readonly Float32Array[], M: number, sign: number, mins: Float32Array): number {
+  let span = 0;
+  for (let i = 0; i < tables.length; i++) {
+    const t = tables[i]!;
+    for (let m = 0; m < M; m++) {
+      let lo = Infinity, hi = -Infinity, bad = false;
+      for (let j = 0; j < 16; j++) {
+        const v = sign * t[m * 16 + j]!;
+        if (v !== v) bad = true;
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+      mins[i * M + m] = lo;
+      const w = Math.fround(hi - lo);
+      span = bad ? NaN : span !== span ? span : Math.max(span, w);
+    }
+  }
+  return span;
+}
+
+/** fsQuantizeTables in f32: luts[16(i·M2 + m) + j] = min(255, ⌊f32((sign·T − min)·scale) + 0.5⌋). */
+export function fsQuantizeTablesReference(tables: readonly Float32Array[], M: number, sign: number, scale: number, mins: Float32Array, luts: Uint8Array): void {
+  const f = Math.fround, M2 = fsM2(M);
+  for (let i = 0; i < tables.length; i++) {
+    const t = tables[i]!;
+    for (let m = 0; m < M; m++) {
+      const lo = mins[i * M + m]!, o = 16 * (i * M2 + m);
+      for (let j = 0; j < 16; j++) {
+        const x = f(f(f(sign * t[m * 16 + j]! - lo) * scale) + 0.5);
+        luts[o + j] = x >= 255 ? 255 : Math.floor(x);
+      }
+    }
+    if (M2 > M) luts.fill(0, 16 * (i * M2 + M), 16 * (i + 1) * M2);
+  }
+}
+
+/**
+ * Quantizes tables (M × 16 f32 each) with one common scale: minima into `mins` (nt·M), bytes
+ * into `luts` (nt·M2·16). Returns the scale, or NaN when a value is not finite (nothing written
+ * to luts then). WebAssembly or reference: the same bytes.
+ */
+export function quantizeTables(tables: readonly Float32Array[], M: number, sign: number, mins: Float32Array, luts: Uint8Array): number {
+  const nt = tables.length, sub = nt * M;
+  const k = sub * 16 >= QUANT_MIN_ENTRIES && sub <= QUANT_SUBTABLES ? kernel() : null;
+  const scaleOf = (span: number): number => (span > 0 ? Math.fround(255 / span) : 1);
+  if (!k) {
+    const span = fsTableStatsReference(tables, M, sign, mins);
+    if (!Number.isFinite(span)) return NaN;
+    const scale = scaleOf(span);
+    fsQuantizeTablesReference(tables, M, sign, scale, mins, luts);
+    return scale;
+  }
+  const h = k.reserve(FIXED_BYTES);
+  const f32 = new Float32Array(k.memory.buffer, h + QT_OFF, sub * 16);
+  for (let i = 0; i < nt; i++) f32.set(tables[i]!.subarray(0, M * 16), i * M * 16);
+  const span = k.exports.fsTableStats(h + QT_OFF, nt, M, sign, h + QMINS_OFF);
+  mins.set(new Float32Array(k.memory.buffer, h + QMINS_OFF, sub));
+  if (!Number.isFinite(span)) return NaN;
+  const scale = scaleOf(span);
+  const M2 = fsM2(M);
+  k.exports.fsQuantizeTables(h + QT_OFF, nt, M, M2, sign, scale, h + QMINS_OFF, h + QLUT_OFF);
+  luts.set(new Uint8Array(k.memory.buffer, h + QLUT_OFF, nt * M2 * 16));
+  return scale;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Driver
 // ---------------------------------------------------------------------------------------------
@@ -152,23 +230,53 @@ export function fsBoundsReference(lut: Uint8Array, packed: Uint8Array, factors: 
  * One query table over one packed list of n rows, on the WebAssembly path when available (the
  * table and the list are placed in kernel memory once per scanner), else the references.
  */
+let views: { buffer: ArrayBuffer; i32: Int32Array; u16: Uint16Array } | null = null;
+/** Int32 and Uint16 views of all kernel memory, rebuilt only after memory grows. */
+function memoryViews(k: WasmKernel<FastscanExports>): { i32: Int32Array; u16: Uint16Array } {
+  const buffer = k.memory.buffer;
+  if (!views || views.buffer !== buffer) views = { buffer, i32: new Int32Array(buffer), u16: new Uint16Array(buffer) };
+  return views;
+}
+
+// Candidate buffers shared by all scanners (one scan at a time per thread; a scanner per IVF list
+// would otherwise allocate 6 KB per list and query).
+const sharedRows = new Int32Array(SCAN_CAPACITY);
+const sharedSums = new Uint16Array(SCAN_CAPACITY);
+
 export class BlockScanner {
-  /** Candidate rows and sums of the last scan() (the first `count` entries). */
-  readonly rows = new Int32Array(SCAN_CAPACITY);
-  readonly sums = new Uint16Array(SCAN_CAPACITY);
+  /**
+   * Candidate rows and sums of the last scan() (the first `count` entries). Shared by all
+   * scanners: valid until the next scan() of any scanner.
+   */
+  readonly rows = sharedRows;
+  readonly sums = sharedSums;
   count = 0;
   /** The first block the last scan() did not visit. */
   next = 0;
-  readonly nblocks: number;
+  nblocks = 0;
+  lut: Uint8Array = new Uint8Array(0);
+  packed: Uint8Array = new Uint8Array(0);
+  n = 0;
+  M = 1;
   private readonly k: WasmKernel<FastscanExports> | null;
   private codesPtr = 0;
-  private readonly M2: number;
+  private M2 = 2;
 
-  constructor(readonly lut: Uint8Array, readonly packed: Uint8Array, readonly n: number, readonly M: number) {
+  constructor(lut: Uint8Array, packed: Uint8Array, n: number, M: number) {
+    this.k = kernel();
+    this.reset(lut, packed, n, M);
+  }
+
+  /** Points the scanner at another table and list (an IVF search reuses one scanner per query). */
+  reset(lut: Uint8Array, packed: Uint8Array, n: number, M: number): void {
     checkList(lut, packed, n, M, 'fast-scan');
+    this.lut = lut;
+    this.packed = packed;
+    this.n = n;
+    this.M = M;
     this.M2 = fsM2(M);
     this.nblocks = fsBlocks(n);
-    this.k = n > 0 ? kernel() : null;
+    if (lutOwner === this) lutOwner = null;
   }
 
   /** Places the table and the list in kernel memory unless they are still there. */
@@ -206,8 +314,12 @@ export class BlockScanner {
     this.count = cnt;
     this.next = k.exports.scanNext();
     if (cnt > 0) {
-      this.rows.set(new Int32Array(k.memory.buffer, h + ROWS_OFF, cnt));
-      this.sums.set(new Uint16Array(k.memory.buffer, h + SUMS_OFF, cnt));
+      // Element loops from cached whole-memory views: no view allocation per call.
+      const v = memoryViews(k), r0 = (h + ROWS_OFF) >> 2, s0 = (h + SUMS_OFF) >> 1;
+      for (let i = 0; i < cnt; i++) {
+        this.rows[i] = v.i32[r0 + i]!;
+        this.sums[i] = v.u16[s0 + i]!;
+      }
     }
     return cnt;
   }

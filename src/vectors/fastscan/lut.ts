@@ -9,9 +9,12 @@
  * integer ≤ 255·M ≤ 65,280 for M ≤ 256, so uint16 never overflows. Rounding moves each term by at
  * most 0.5/scale, so |approx − exact| ≤ M/(2·scale) (`errorBound`), which makes exact re-ranking
  * possible: the exact top-k rows all have sums ≤ (the k-th smallest sum) + M.
+ * The quantization runs in f32 (the fsTableStats / fsQuantizeTables kernels, or their references,
+ * which give the same bytes), which adds at most ~2^-16 of a unit per term to that bound.
  */
 import { ZipmlError } from '../../core/errors.js';
 import { FS_MAX_M, fsM2 } from './layout.js';
+import { quantizeTables } from './kernels.js';
 
 export type LutMetric = 'l2' | 'ip';
 
@@ -30,45 +33,27 @@ export interface QuantizedLut {
 function checkTable(t: Float32Array, M: number, what: string): void {
   if (!Number.isInteger(M) || M < 1 || M > FS_MAX_M) throw new ZipmlError('E_ARG', `${what}: M = ${M} must be an integer in 1..${FS_MAX_M}`);
   if (t.length < M * 16) throw new ZipmlError('E_ARG', `${what}: the table has ${t.length} values, expected M·16 = ${M * 16}`);
-  for (let i = 0; i < M * 16; i++) if (!Number.isFinite(t[i]!)) throw new ZipmlError('E_ARG', `${what}: table value ${i} is not finite`);
 }
 
-/** Minimum of each table (min-search domain) and the largest span. */
-function tableStats(t: Float32Array, M: number, sign: number, mins: Float64Array): number {
-  let span = 0;
-  for (let m = 0; m < M; m++) {
-    let lo = Infinity, hi = -Infinity;
-    for (let j = 0; j < 16; j++) {
-      const v = sign * t[m * 16 + j]!;
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
-    mins[m] = lo;
-    span = Math.max(span, hi - lo);
+/** Quantizes tables with one common scale (see the file comment). */
+function quantizeAll(tables: readonly Float32Array[], M: number, metric: LutMetric, what: string): QuantizedLut[] {
+  for (const t of tables) checkTable(t, M, what);
+  const nt = tables.length, M2 = fsM2(M);
+  const mins = new Float32Array(nt * M), luts = new Uint8Array(nt * M2 * 16);
+  const scale = quantizeTables(tables, M, metric === 'ip' ? -1 : 1, mins, luts);
+  if (!Number.isFinite(scale)) throw new ZipmlError('E_ARG', `${what}: a table value is not finite`);
+  const out: QuantizedLut[] = [];
+  for (let i = 0; i < nt; i++) {
+    let bias = 0;
+    for (let m = 0; m < M; m++) bias += mins[i * M + m]!;
+    out.push({ lut: luts.subarray(i * M2 * 16, (i + 1) * M2 * 16), M, metric, bias, scale });
   }
-  return span;
-}
-
-function quantizeWith(t: Float32Array, M: number, metric: LutMetric, scale: number, mins: Float64Array): QuantizedLut {
-  const sign = metric === 'ip' ? -1 : 1;
-  const lut = new Uint8Array(fsM2(M) * 16);
-  let bias = 0;
-  for (let m = 0; m < M; m++) {
-    bias += mins[m]!;
-    for (let j = 0; j < 16; j++) {
-      const q = Math.round(scale * (sign * t[m * 16 + j]! - mins[m]!));
-      lut[m * 16 + j] = q < 0 ? 0 : q > 255 ? 255 : q;
-    }
-  }
-  return { lut, M, metric, bias, scale };
+  return out;
 }
 
 /** Quantizes one query's M × 16 float table ('l2' distances or 'ip' inner products). */
 export function quantizeLut(t: Float32Array, M: number, metric: LutMetric = 'l2'): QuantizedLut {
-  checkTable(t, M, 'quantizeLut');
-  const mins = new Float64Array(M);
-  const span = tableStats(t, M, metric === 'ip' ? -1 : 1, mins);
-  return quantizeWith(t, M, metric, span > 0 ? 255 / span : 1, mins);
+  return quantizeAll([t], M, metric, 'quantizeLut')[0]!;
 }
 
 /**
@@ -77,15 +62,7 @@ export function quantizeLut(t: Float32Array, M: number, metric: LutMetric = 'l2'
  * lists are then in the same units, and one float threshold maps to each list's integer limit.
  */
 export function quantizeLuts(tables: readonly Float32Array[], M: number, metric: LutMetric = 'l2'): QuantizedLut[] {
-  const sign = metric === 'ip' ? -1 : 1;
-  const mins = tables.map(() => new Float64Array(M));
-  let span = 0;
-  tables.forEach((t, i) => {
-    checkTable(t, M, 'quantizeLuts');
-    span = Math.max(span, tableStats(t, M, sign, mins[i]!));
-  });
-  const scale = span > 0 ? 255 / span : 1;
-  return tables.map((t, i) => quantizeWith(t, M, metric, scale, mins[i]!));
+  return quantizeAll(tables, M, metric, 'quantizeLuts');
 }
 
 /** The approximate distance (l2) or inner product (ip) of an integer sum. */

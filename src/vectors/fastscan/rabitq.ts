@@ -163,6 +163,11 @@ export function rabitqEstimates(fs: RaBitQFastScan, rq: RaBitQQuery, sums: Array
 export interface RaBitQSearchOptions {
   filter?: ((label: number) => boolean) | undefined;
   labels?: Int32Array | undefined;
+  /**
+   * Only rows whose key (distance, or −inner product) may be below this: an IVF search passes its
+   * collector's threshold, so that later lists re-rank only rows that can still enter.
+   */
+  threshold?: number | undefined;
 }
 
 export interface RaBitQSearchResult {
@@ -200,7 +205,7 @@ export function rabitqSearch(fs: RaBitQFastScan, rq: RaBitQQuery, k: number, exa
     }
     if (upper[r]! <= ub.threshold) ub.push(upper[r]!, r);
   }
-  const cap = ub.threshold;
+  const cap = Math.min(ub.threshold, opts.threshold ?? Infinity);
   const cand: number[] = [];
   for (let r = 0; r < n; r++) if (lower[r]! <= cap) cand.push(r);
   cand.sort((a, b) => lower[a]! - lower[b]! || a - b);
@@ -209,9 +214,10 @@ export function rabitqSearch(fs: RaBitQFastScan, rq: RaBitQQuery, k: number, exa
   const chunk = RERANK_CHUNK;
   const rows = new Int32Array(chunk), out = new Float32Array(chunk);
   let reranked = 0;
-  for (let i = 0; i < cand.length && lower[cand[i]!]! < heap.threshold; i += chunk) {
+  const outer = opts.threshold ?? Infinity;
+  for (let i = 0; i < cand.length && lower[cand[i]!]! < Math.min(heap.threshold, outer); i += chunk) {
     let c = 0;
-    for (let j = i; j < Math.min(cand.length, i + chunk) && lower[cand[j]!]! < heap.threshold; j++) rows[c++] = cand[j]!;
+    for (let j = i; j < Math.min(cand.length, i + chunk) && lower[cand[j]!]! < Math.min(heap.threshold, outer); j++) rows[c++] = cand[j]!;
     exact(rows.subarray(0, c), out.subarray(0, c));
     reranked += c;
     for (let j = 0; j < c; j++) heap.push(sign * out[j]!, labels ? labels[rows[j]!]! : rows[j]!);

@@ -44,13 +44,41 @@ function checkQuantized(q: QuantizedLut, M: number): void {
  */
 export function fastScanInto(collector: Collector, packed: Uint8Array, n: number, M: number, q: QuantizedLut, opts: FastScanOptions = {}): void {
   checkQuantized(q, M);
+  scanList(new BlockScanner(q.lut, packed, n, M), collector, q, opts);
+}
+
+/** One packed list of an IVF index: its rows, sub-quantizer count and labels (ids or slots). */
+export interface FastScanList {
+  packed: Uint8Array;
+  n: number;
+  M: number;
+  labels?: Int32Array | undefined;
+}
+
+/**
+ * Several lists into one collector, list i with table luts[i] (quantizeLuts gives them one
+ * scale): the probed lists of one IVF query. One scanner serves all lists.
+ */
+export function fastScanListsInto(collector: Collector, lists: readonly FastScanList[], luts: readonly QuantizedLut[], opts: Omit<FastScanOptions, 'labels'> = {}): void {
+  if (luts.length < lists.length) throw new ZipmlError('E_ARG', `fast-scan: ${luts.length} tables for ${lists.length} lists`);
+  let s: BlockScanner | null = null;
+  for (let i = 0; i < lists.length; i++) {
+    const l = lists[i]!, q = luts[i]!;
+    if (l.n === 0) continue;
+    checkQuantized(q, l.M);
+    if (s) s.reset(q.lut, l.packed, l.n, l.M);
+    else s = new BlockScanner(q.lut, l.packed, l.n, l.M);
+    scanList(s, collector, q, { ...opts, labels: l.labels });
+  }
+}
+
+/** The threshold-scan loop of one list (the scanner already points at it). */
+function scanList(s: BlockScanner, collector: Collector, q: QuantizedLut, opts: FastScanOptions): void {
   const { filter, labels } = opts;
-  if (labels && labels.length < n) throw new ZipmlError('E_ARG', `fast-scan: ${labels.length} labels for ${n} rows`);
+  if (labels && labels.length < s.n) throw new ZipmlError('E_ARG', `fast-scan: ${labels.length} labels for ${s.n} rows`);
   const cap = opts.threshold ?? Infinity;
-  const s = new BlockScanner(q.lut, packed, n, M);
   for (let b = 0; b < s.nblocks; b = s.next) {
-    const worst = Math.min(cap, collector.threshold);
-    const cnt = s.scan(b, s.nblocks, lutLimit(q, worst));
+    const cnt = s.scan(b, s.nblocks, lutLimit(q, Math.min(cap, collector.threshold)));
     for (let i = 0; i < cnt; i++) {
       const key = lutKey(q, s.sums[i]!);
       // Equal keys may still enter on a smaller label: the collector decides.

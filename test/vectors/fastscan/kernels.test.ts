@@ -4,7 +4,7 @@ import { Rng } from '../../util/rng.js';
 import { setKernelPath, simdSupported } from '../../../src/kernels/loader.js';
 import { packFastScan, unpackFastScan, appendFastScan, fsBlocks, fsBlockBytes, fsCode, fsM2, type FastScanPacked } from '../../../src/vectors/fastscan/layout.js';
 import { quantizeLut, quantizeLuts, lutApprox, lutKey, lutLimit, lutErrorBound, lutSums } from '../../../src/vectors/fastscan/lut.js';
-import { BlockScanner, fsAccumulateReference, fsScanReference, fsBoundsReference, SCAN_CAPACITY, FS_FACTORS_PER_BLOCK } from '../../../src/vectors/fastscan/kernels.js';
+import { BlockScanner, fsAccumulateReference, fsScanReference, fsBoundsReference, fsTableStatsReference, fsQuantizeTablesReference, quantizeTables, SCAN_CAPACITY, FS_FACTORS_PER_BLOCK } from '../../../src/vectors/fastscan/kernels.js';
 import { lutScanReference } from '../../../src/vectors/codecs/pq.js';
 
 const skip = !simdSupported();
@@ -14,10 +14,10 @@ function randomCodes(rng: Rng, n: number, M: number, stride = (M + 1) >> 1): Uin
   return rng.bytes(n * stride);
 }
 
-function withPath(path: 'wasm-simd' | 'reference', fn: () => void): void {
+function withPath<T>(path: 'wasm-simd' | 'reference', fn: () => T): T {
   setKernelPath(path);
   try {
-    fn();
+    return fn();
   } finally {
     setKernelPath(undefined);
   }
@@ -225,4 +225,37 @@ test('bad arguments give E_ARG', () => {
   assert.throws(() => s.scan(0, 2, 10), isArg, 'blocks past the list');
   assert.throws(() => s.scan(-1, 1, 10), isArg, 'negative block');
   assert.throws(() => s.accumulate(new Uint16Array(3)), isArg, 'short output');
+});
+
+test('tables with one NaN or infinite entry are rejected', () => {
+  for (const bad of [NaN, Infinity, -Infinity]) {
+    const t = new Float32Array(4 * 16).map((_, i) => i / 7);
+    t[37] = bad;
+    assert.throws(() => quantizeLut(t, 4), (e: unknown) => (e as { code?: string }).code === 'E_ARG');
+    assert.throws(() => quantizeLuts([t.slice(), t], 4), (e: unknown) => (e as { code?: string }).code === 'E_ARG');
+  }
+});
+
+test('table quantization kernels equal their f32 references byte for byte', { skip }, () => {
+  const rng = new Rng(17);
+  for (const M of [1, 5, 16, 64]) {
+    for (const nt of [1, 3, 40]) {
+      for (const sign of [1, -1]) {
+        const tables = Array.from({ length: nt }, (_, i) => Float32Array.from({ length: M * 16 }, () => (i + 1) * rng.normal() ** 3));
+        const M2 = fsM2(M);
+        const mins = new Float32Array(nt * M), luts = new Uint8Array(nt * M2 * 16);
+        const scale = withPath('wasm-simd', () => quantizeTables(tables, M, sign, mins, luts));
+        const rmins = new Float32Array(nt * M), rluts = new Uint8Array(nt * M2 * 16).fill(7);
+        const span = fsTableStatsReference(tables, M, sign, rmins);
+        assert.equal(scale, Math.fround(255 / span), `scale M=${M} nt=${nt}`);
+        fsQuantizeTablesReference(tables, M, sign, scale, rmins, rluts);
+        assert.ok(mins.every((v, i) => v === rmins[i]), `mins M=${M} nt=${nt}`);
+        assert.deepEqual(luts, rluts, `luts M=${M} nt=${nt} sign=${sign}`);
+        assert.ok(luts.some((v) => v === 255));
+      }
+    }
+  }
+  const bad = new Float32Array(64 * 16).fill(1);
+  bad[100] = NaN;
+  assert.ok(Number.isNaN(withPath('wasm-simd', () => quantizeTables([bad], 64, 1, new Float32Array(64), new Uint8Array(64 * 16)))));
 });

@@ -95,6 +95,14 @@ test('RaBitQ fast-scan search re-ranks few rows and finds the exact and the RaBi
       const best4 = ids.slice().sort((a, b) => sign * (c4[a]! - c4[b]!) || a - b).slice(0, k);
       const r4 = rabitqSearch(fs, rq, k, codecReranker(codec, query, metric, codes));
       hitCodec += r4.rows.filter((r) => best4.includes(r)).length;
+      // An outer threshold (an IVF collector's) prunes re-ranking without changing what passes it.
+      const cut = sign * r1.dist[4]!;
+      const rt = rabitqSearch(fs, rq, k, (rows, out) => exactValues(x, query, d, metric, rows, out), { threshold: cut });
+      assert.ok(rt.reranked <= r1.reranked);
+      const below = Array.from(r1.rows).filter((_, i) => sign * r1.dist[i]! < cut);
+      assert.deepEqual(Array.from(rt.rows).filter((_, i) => sign * rt.dist[i]! < cut), below);
+      const none = rabitqSearch(fs, rq, k, () => assert.fail('nothing can pass'), { threshold: -Infinity });
+      assert.equal(none.rows.length, 0);
       // Filters hold inside the scan.
       const rf = rabitqSearch(fs, rq, k, (rows, out) => exactValues(x, query, d, metric, rows, out), { filter: (r) => r % 3 === 0 });
       assert.equal(rf.rows.length, k);

@@ -5,7 +5,7 @@ import { ProductQuantizer, lutScan } from '../../../src/vectors/codecs/pq.js';
 import { packFastScan, appendFastScan, type FastScanPacked } from '../../../src/vectors/fastscan/layout.js';
 import { quantizeLut, quantizeLuts, lutKey, lutApprox } from '../../../src/vectors/fastscan/lut.js';
 import { fastScanAccumulate } from '../../../src/vectors/fastscan/kernels.js';
-import { fastScanKnn, fastScanCandidates, fastScanExact, fastScanInto } from '../../../src/vectors/fastscan/search.js';
+import { fastScanKnn, fastScanCandidates, fastScanExact, fastScanInto, fastScanListsInto, type FastScanList } from '../../../src/vectors/fastscan/search.js';
 import { TopK } from '../../../src/vectors/search/topk.js';
 import { mixture } from '../codec-util.js';
 
@@ -99,6 +99,7 @@ test('one collector over several lists with a common scale (IVF shape) and appen
   const qs = quantizeLuts(tables, M, 'l2');
   const heap = new TopK(k);
   const all: { key: number; label: number }[] = [];
+  const lists: FastScanList[] = [];
   for (let l = 0; l < 3; l++) {
     const lo = bounds[l]!, hi = bounds[l + 1]!;
     // Build each list by appends, as an index grows.
@@ -109,6 +110,7 @@ test('one collector over several lists with a common scale (IVF shape) and appen
     }
     const labels = Int32Array.from({ length: hi - lo }, (_, i) => lo + i);
     fastScanInto(heap, list.packed, hi - lo, M, qs[l]!, { labels });
+    lists.push({ packed: list.packed, n: hi - lo, M, labels });
     const sums = new Uint16Array(hi - lo);
     fastScanAccumulate(qs[l]!.lut, list.packed, hi - lo, M, sums);
     sums.forEach((s, i) => all.push({ key: lutKey(qs[l]!, s), label: lo + i }));
@@ -116,4 +118,26 @@ test('one collector over several lists with a common scale (IVF shape) and appen
   all.sort((a, b) => a.key - b.key || a.label - b.label);
   const { labels } = heap.sorted();
   assert.deepEqual(Array.from(labels), all.slice(0, k).map((e) => e.label));
+  // The same through one scanner over all lists, with a filter.
+  const heap2 = new TopK(k);
+  fastScanListsInto(heap2, lists, qs);
+  assert.deepEqual(Array.from(heap2.sorted().labels), all.slice(0, k).map((e) => e.label));
+  const heap3 = new TopK(k);
+  fastScanListsInto(heap3, lists, qs, { filter: (id) => id % 2 === 1 });
+  assert.deepEqual(Array.from(heap3.sorted().labels), all.filter((e) => e.label % 2 === 1).slice(0, k).map((e) => e.label));
+});
+
+test('a list grown in place is rescanned with its new rows (kernel-memory copy refreshed)', () => {
+  const t = pq.distanceTable(queries.subarray(0, d), 'l2');
+  const q = quantizeLut(t, M, 'l2');
+  // Room for 4 blocks; 40 rows first, then 60 more written into the same buffer.
+  const first = appendFastScan(new Uint8Array(4 * 16 * M), 0, codes, 40, M);
+  const before = fastScanKnn(first.packed, 40, M, q, 5);
+  const grown = appendFastScan(first.packed, 40, codes.subarray(40 * cs), 60, M);
+  assert.equal(grown.packed, first.packed, 'appended in place');
+  const after = fastScanKnn(grown.packed, 100, M, q, 5);
+  const sums = new Uint16Array(100);
+  fastScanAccumulate(q.lut, grown.packed, 100, M, sums);
+  assert.deepEqual(Array.from(after.rows), topk(sums, 1, 5));
+  assert.deepEqual(Array.from(before.rows), topk(sums.subarray(0, 40), 1, 5));
 });
