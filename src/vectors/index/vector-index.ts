@@ -799,7 +799,7 @@ export class VectorIndex {
           out.set(this.refineValues(q, slots));
         }
         : codecReranker(codec, query, 'l2', li.codes);
-      const r = rabitqSearch(this.cache.rabitq[l]!, rq, coll.k, exact, { labels: li.slots, filter: accept ?? undefined });
+      const r = rabitqSearch(this.cache.rabitq[l]!, rq, coll.k, exact, { labels: li.slots, filter: accept ?? undefined, threshold: coll.threshold });
       for (let i = 0; i < r.rows.length; i++) {
         const v = r.dist[i]!;
         if (v <= coll.threshold) coll.push(v, r.rows[i]!);
