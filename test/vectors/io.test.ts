@@ -603,13 +603,24 @@ test(`hdf5: ${FUZZ} mutations give a ZipmlError or a consistent data set, and no
   // limit, because some corruptions (of the global heap holding the string attributes) make the C
   // library loop forever; those must come back as E_LIMIT.
   const valid = h5fixture(ANN_H5_GZ);
+  // The time limit is scaled to this machine's speed right now (a loaded machine parses slowly,
+  // and a fixed limit would turn slow parses into false "loops"): 50× the median parse time of
+  // the valid file, at least 200 ms.
+  const times: number[] = [];
+  for (let i = 0; i < 9; i++) {
+    const t0 = performance.now();
+    await parseAnnHdf5(valid);
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  const timeoutMs = Math.max(200, Math.ceil(50 * times[4]!));
   const rng = new Rng(0x4df5);
   const count: Record<string, number> = {};
   for (let i = 0; i < FUZZ; i++) {
     const { data, kind } = mutate(valid, rng);
     let a: AnnDataset;
     try {
-      a = await parseAnnHdf5(data, { timeoutMs: 200 });
+      a = await parseAnnHdf5(data, { timeoutMs });
     } catch (e) {
       assert.ok(e instanceof ZipmlError, `mutation ${i} (${kind}) threw ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`);
       count[e.code] = (count[e.code] ?? 0) + 1;
