@@ -33,9 +33,9 @@ interface SearchPlan {
 }
 
 function plan(level: number): SearchPlan {
-  if (level >= 9) return { sliceBytes: 128 << 10, seeds: SEEDS.length, rounds: 3 };
-  if (level >= 7) return { sliceBytes: 64 << 10, seeds: 10, rounds: 1 };
-  return { sliceBytes: 32 << 10, seeds: 6, rounds: 0 };
+  if (level >= 9) return { sliceBytes: 64 << 10, seeds: SEEDS.length, rounds: 2 };
+  if (level >= 7) return { sliceBytes: 32 << 10, seeds: 10, rounds: 1 };
+  return { sliceBytes: 16 << 10, seeds: 6, rounds: 0 };
 }
 
 /** The whole input when small, else three slices of `slice` bytes (start, middle, end). */
