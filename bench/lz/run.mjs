@@ -66,7 +66,7 @@ function cli(cmd, args, input) {
   return { size: out.length, encS: enc, decS: dec };
 }
 
-const version = (cmd) => execFileSync(cmd, ['--version'], { encoding: 'utf8' }).split('\n')[0].trim();
+const version = (cmd) => execFileSync(cmd, ['--version'], { encoding: 'utf8' }).split('\n')[0].replace(/\*/g, '').trim();
 const rows = [];
 const mb = (n, s) => n / s / 1e6;
 for (const file of files) {

@@ -6,7 +6,7 @@
 import { argCheck, throwIfAborted } from '../errors.js';
 import { LzCoder } from './coder.js';
 import { propsByte, validProps, LZ_DEFAULT_PROPS, type LzProps } from './model.js';
-import { LEVELS, LZ_HEADER_BYTES, LZ_FLAGS_NONE, LZ_FLAGS_STORED, PROPS_SEARCH_MIN_LEVEL, LEVEL9_ALT, WINDOW_LOG_DEFAULT, WINDOW_LOG_MAX, WINDOW_LOG_MIN } from './params.js';
+import { LEVELS, LZ_HEADER_BYTES, LZ_FLAGS_NONE, LZ_FLAGS_STORED, PROPS_SEARCH_MIN_LEVEL, WINDOW_LOG_DEFAULT, WINDOW_LOG_MAX, WINDOW_LOG_MIN } from './params.js';
 import { parseFast } from './parse-fast.js';
 import { parseOptimal } from './parse-optimal.js';
 import { BinaryTree } from './match-finder.js';
@@ -23,7 +23,8 @@ export interface LzOptions {
 }
 
 /** Encodes with fixed props (one pass). */
-function encodeWithProps(data: Uint8Array, level: number, windowLog: number, props: LzProps, signal?: AbortSignal, params = LEVELS[level - 1]!): Uint8Array {
+function encodeWithProps(data: Uint8Array, level: number, windowLog: number, props: LzProps, signal?: AbortSignal): Uint8Array {
+  const params = LEVELS[level - 1]!;
   const coder = new LzCoder(data, props);
   if (params.mode === 'fast') parseFast(coder, params, windowLog, signal);
   else parseOptimal(coder, params, new BinaryTree(data, windowLog, params.depth, params.niceLen), signal);
@@ -55,10 +56,11 @@ export function lzEncode(data: Uint8Array, opts: LzOptions = {}): Uint8Array {
   const props = chooseProps(data, level, windowLog, opts.signal);
   let out = encodeWithProps(data, level, windowLog, props, opts.signal);
   if (level < 9) return out;
-  // Level 9 spends more time to be smallest: another parse setting, and the default props in
-  // case the sample misled the choice; the smallest result wins.
+  // Level 9 spends more time to be smallest: it also codes exactly as level 6 does (its parse
+  // settings and its lc/lp/pb choice, so level 9 is never larger than level 6) and with the
+  // defaults in case the sample misled both choices; the smallest result wins.
   const smaller = (a: Uint8Array, b: Uint8Array): Uint8Array => (b.length < a.length ? b : a);
-  out = smaller(out, encodeWithProps(data, level, windowLog, props, opts.signal, LEVEL9_ALT));
+  out = smaller(out, encodeWithProps(data, 6, windowLog, chooseProps(data, 6, windowLog, opts.signal), opts.signal));
   if (propsByte(props) !== propsByte(LZ_DEFAULT_PROPS)) out = smaller(out, encodeWithProps(data, level, windowLog, LZ_DEFAULT_PROPS, opts.signal));
   return out;
 }

