@@ -102,6 +102,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
   const log = app.log;
+  // JSON only: a text/plain body is refused (415) rather than parsed as a string.
+  app.removeContentTypeParser('text/plain');
   const events: CollectionEvents = {
     log: (level, obj, msg) => log[level](obj, msg),
     fsync: (s, n) => { fsyncSeconds.observe(s); walRecords.inc(n); },
