@@ -390,29 +390,38 @@ export class Collection {
   async get(ids: VectorId[], withVector: boolean): Promise<{ id: VectorId; payload: unknown; vector?: number[] }[]> {
     const out: { id: VectorId; payload: unknown; vector?: number[] }[] = [];
     for (const id of ids) {
-      const part = this.where.get(id);
-      if (part === undefined) continue;
-      let payload: string;
-      let vector: Float32Array | undefined;
-      if (part instanceof Memtable) {
-        payload = part.payloads.get(id)!;
-        if (withVector) vector = part.vectors.get(id)!;
-      } else {
-        const i = part.pos.get(id)!;
-        const key = `${part.name}/${i}`;
-        const cached = this.cache.get(key);
-        if (cached !== undefined) payload = cached;
-        else {
-          payload = await part.payload(i);
-          this.cache.set(key, payload);
-        }
-        if (withVector) vector = await part.vector(i);
+      // A background swap may move the point while we read from disk: read again from its new
+      // place (segments are immutable, so one read of one part is one version of the point).
+      for (let attempt = 0; attempt < 8; attempt++) {
+        const part = this.where.get(id);
+        if (part === undefined) break;
+        const p = await this.readPoint(part, id, withVector);
+        if (this.where.get(id) !== part) continue;
+        out.push(p);
+        break;
       }
-      // The point may have changed while we read from disk: report only its current state.
-      if (this.where.get(id) !== part) continue;
-      out.push(vector ? { id, payload: JSON.parse(payload), vector: Array.from(vector) } : { id, payload: JSON.parse(payload) });
     }
     return out;
+  }
+
+  private async readPoint(part: Part, id: VectorId, withVector: boolean): Promise<{ id: VectorId; payload: unknown; vector?: number[] }> {
+    let payload: string;
+    let vector: Float32Array | undefined;
+    if (part instanceof Memtable) {
+      payload = part.payloads.get(id)!;
+      if (withVector) vector = part.vectors.get(id)!;
+    } else {
+      const i = part.pos.get(id)!;
+      const key = `${part.name}/${i}`;
+      const cached = this.cache.get(key);
+      if (cached !== undefined) payload = cached;
+      else {
+        payload = await part.payload(i);
+        this.cache.set(key, payload);
+      }
+      if (withVector) vector = await part.vector(i);
+    }
+    return vector ? { id, payload: JSON.parse(payload), vector: Array.from(vector) } : { id, payload: JSON.parse(payload) };
   }
 
   indexState(): 'flat' | 'training' | 'compressed' {
