@@ -70,6 +70,7 @@ test(`crash safety: ${KILLS} SIGKILLs during concurrent upserts lose no acknowle
               if (!ids.includes(id) && !inflight.has(id)) ids.push(id);
             } else ids.push(nextId++);
           }
+          if (ids.length === 0) continue;
           for (const id of ids) inflight.add(id);
           const points = ids.map((id) => {
             const v = (attempted.get(id) ?? -1) + 1;
