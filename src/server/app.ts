@@ -19,7 +19,7 @@ import { Store, type CreateRequest } from './store.js';
 
 /** Search defaults when a call does not say (IVF lists visited; Refine re-ranking factor). */
 export const DEFAULT_NPROBE = 32;
-export const DEFAULT_K_FACTOR = 4;
+export const DEFAULT_K_FACTOR = 16;
 
 type Access = 'none' | 'read' | 'write';
 
@@ -247,11 +247,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     return { points: await c.get(ids, req.body.withVector === true) };
   });
 
-  app.get<{ Params: { name: string; id: string }; Querystring: { withVector?: boolean } }>('/collections/:name/points/:id', { schema: S.getPoint }, async (req) => {
+  app.get<{ Params: { name: string; id: string }; Querystring: { withVector?: string } }>('/collections/:name/points/:id', { schema: S.getPoint }, async (req) => {
     const c = store.get(req.params.name);
     const raw = req.params.id;
     const id = c.config.idType === 'integer' ? (/^\d{1,16}$/.test(raw) ? Number(raw) : NaN) : raw;
-    const [p] = await c.get([checkId(id, c, 'id')], req.query.withVector === true);
+    const [p] = await c.get([checkId(id, c, 'id')], req.query.withVector === 'true');
     if (!p) throw new ApiError(404, 'E_NOT_FOUND', `point ${raw} is not in collection ${c.name}`);
     return { point: p };
   });

@@ -74,7 +74,7 @@ export function schemas(l: Limits) {
     getPoint: {
       summary: 'Fetch one point',
       params: { type: 'object', properties: { name: { type: 'string' }, id: { type: 'string' } }, required: ['name', 'id'] },
-      querystring: { type: 'object', properties: { withVector: { type: 'boolean', default: false } } },
+      querystring: { type: 'object', properties: { withVector: { type: 'string', enum: ['true', 'false'] } } },
       response: errors,
     },
     search: {

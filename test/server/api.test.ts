@@ -74,8 +74,9 @@ test('every endpoint on a real server: collections, upsert, search (+filters), g
     r = await call(u, 'POST', '/collections/items/points/get', { ids: [5, 7, 1000], withVector: true });
     assert.deepEqual(r.body.points.map((p: { id: number }) => p.id), [5, 7]);
     assert.deepEqual(r.body.points[0].vector, X[5]);
-    r = await call(u, 'GET', '/collections/items/points/42');
+    r = await call(u, 'GET', '/collections/items/points/42?withVector=true');
     assert.equal(r.body.point.payload.price, 42);
+    assert.deepEqual(r.body.point.vector, X[42]);
     assert.equal((await call(u, 'GET', '/collections/items/points/4242')).status, 404);
 
     // Upsert replaces (vector, payload and its index entries); delete removes.

@@ -136,6 +136,19 @@ test(`crash safety: ${KILLS} SIGKILLs during concurrent upserts lose no acknowle
         assert.equal(rf.body.hits[0]?.id, id);
       }
     }
+    // Graceful shutdown: SIGTERM while a request is in flight; it is answered, the exit is clean.
+    const inFlight = call(url, 'PUT', '/collections/crash/points', { points: [{ id: nextId, vector: vec(nextId, 0), payload: { id: nextId, v: 0 } }] });
+    await new Promise((r) => setTimeout(r, 5));
+    const code = new Promise((r) => child.once('exit', (c) => r(c)));
+    child.kill('SIGTERM');
+    const last = await inFlight.catch(() => null);
+    assert.equal(await code, 0);
+    ({ child, url } = await launch(dir));
+    current = child;
+    if (last?.status === 200) {
+      const r = await call(url, 'GET', `/collections/crash/points/${nextId}`);
+      assert.equal(r.status, 200, 'a write answered during shutdown is durable');
+    }
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
     assert.ok(totalAcked > 200, `only ${totalAcked} points acknowledged`);
