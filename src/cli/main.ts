@@ -15,6 +15,7 @@ import { progressBar } from './progress.js';
 import { runDemo } from './demo.js';
 import { intArg, readInput, mb } from './args.js';
 import { registerVectorCommands } from './vectors.js';
+import { registerServeCommand } from './serve.js';
 
 const VERSION = '0.1.0';
 
@@ -96,6 +97,7 @@ program
   });
 
 registerVectorCommands(program);
+registerServeCommand(program);
 
 program
   .command('kernels')
