@@ -3,8 +3,7 @@
  * The `zipml` command: a thin layer over the library. Each subcommand maps to one library call;
  * long work shows a progress bar fed by the library's onProgress.
  */
-import { Command, InvalidArgumentError } from 'commander';
-import { readFile } from 'node:fs/promises';
+import { Command } from 'commander';
 import { basename } from 'node:path';
 import { ZipmlError } from '../core/errors.js';
 import { frameInfo, type Coder } from '../core/entropy/frame.js';
@@ -14,29 +13,10 @@ import { kernelPath } from '../kernels/loader.js';
 import { readContainer } from '../core/container.js';
 import { progressBar } from './progress.js';
 import { runDemo } from './demo.js';
+import { intArg, readInput, mb } from './args.js';
+import { registerVectorCommands } from './vectors.js';
 
 const VERSION = '0.1.0';
-
-function intArg(min: number, max: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer in ${min}..${max}`);
-    return n;
-  };
-}
-
-async function readInput(file: string): Promise<Uint8Array> {
-  try {
-    const b = await readFile(file);
-    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-  } catch (e) {
-    throw new ZipmlError('E_IO', `cannot read ${file}: ${(e as Error).message}`, { cause: e });
-  }
-}
-
-function mb(n: number): string {
-  return (n / 1e6).toFixed(2);
-}
 
 const program = new Command();
 program
@@ -114,6 +94,8 @@ program
       console.log(JSON.stringify({ format: 'entropy frame', contentSize: info.contentSize, frameSize: info.frameSize, blockSize: info.blockSize, blocks: count }, null, 2));
     }
   });
+
+registerVectorCommands(program);
 
 program
   .command('kernels')

@@ -6,10 +6,10 @@ export interface Progress {
   stop: () => void;
 }
 
-export function progressBar(label: string, total: number): Progress {
+export function progressBar(label: string, total: number, unit = 'bytes'): Progress {
   if (!process.stderr.isTTY) return { update: () => undefined, stop: () => undefined };
   const bar = new cliProgress.SingleBar(
-    { format: `${label} [{bar}] {percentage}% | {value}/{total} bytes | eta {eta}s`, stream: process.stderr, clearOnComplete: true },
+    { format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | eta {eta}s`, stream: process.stderr, clearOnComplete: true },
     cliProgress.Presets.shades_classic,
   );
   bar.start(total, 0);

@@ -39,6 +39,15 @@ export interface ContainerHeader {
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/**
+ * Strict UTF-8 decoding of any view. Browsers' TextDecoder refuses views of shared memory (a
+ * container loaded from a SharedArrayBuffer in a worker), so those are copied first.
+ */
+export function decodeUtf8Strict(bytes: Uint8Array): string {
+  const shared = typeof SharedArrayBuffer === 'function' && bytes.buffer instanceof SharedArrayBuffer;
+  return utf8Strict.decode(shared ? bytes.slice() : bytes);
+}
+
 export function alignUp(n: number, a = SECTION_ALIGN): number {
   return Math.ceil(n / a) * a;
 }
@@ -135,7 +144,7 @@ export function decodeHeader(bytes: Uint8Array, headerOffset: number): Container
   checkJsonDepth(bytes, MAX_JSON_DEPTH, headerOffset);
   let parsed: unknown;
   try {
-    parsed = JSON.parse(utf8Strict.decode(bytes));
+    parsed = JSON.parse(decodeUtf8Strict(bytes));
   } catch (e) {
     throw new ZipmlError('E_CORRUPT', `container header is not valid UTF-8 JSON: ${(e as Error).message}`, { offset: headerOffset, cause: e });
   }

@@ -101,15 +101,18 @@ export class WasmKernel<E> {
 const modules = new Map<string, WebAssembly.Module>();
 const instances = new Map<string, WasmKernel<unknown>>();
 
-function instantiate<E>(name: string, mod: WebAssembly.Module): WasmKernel<E> {
-  const instance = new WebAssembly.Instance(mod, {
+function newInstance(name: string, mod: WebAssembly.Module): WebAssembly.Instance {
+  return new WebAssembly.Instance(mod, {
     env: {
       abort(_msg: number, _file: number, line: number, col: number) {
         throw new ZipmlError('E_CORRUPT', `kernel ${name} aborted at ${line}:${col}`);
       },
     },
   });
-  const k = new WasmKernel<E>(instance);
+}
+
+function instantiate<E>(name: string, mod: WebAssembly.Module): WasmKernel<E> {
+  const k = new WasmKernel<E>(newInstance(name, mod));
   instances.set(name, k as WasmKernel<unknown>);
   return k;
 }
@@ -128,6 +131,21 @@ export function wasmKernel<E>(name: string, base64: string): WasmKernel<E> | nul
     modules.set(name, mod);
   }
   return instantiate<E>(name, mod);
+}
+
+/**
+ * A fresh instance of kernel `name` with its own linear memory, not shared with other callers:
+ * for data that stays resident in kernel memory across calls (an index's centroids or vectors).
+ * Null when the reference path is active.
+ */
+export function privateKernel<E>(name: string, base64: string): WasmKernel<E> | null {
+  if (kernelPath() !== 'wasm-simd') return null;
+  let mod = modules.get(name);
+  if (!mod) {
+    mod = new WebAssembly.Module(decodeBase64(base64) as BufferSource);
+    modules.set(name, mod);
+  }
+  return new WasmKernel<E>(newInstance(name, mod));
 }
 
 /** Compiles kernel modules asynchronously (for browser main threads). Safe to call repeatedly. */

@@ -14,7 +14,7 @@
  * exactly, so ground truth does not inherit it.
  */
 import { ZipmlError } from '../core/errors.js';
-import { wasmKernel, type WasmKernel } from '../kernels/loader.js';
+import { wasmKernel, privateKernel, type WasmKernel } from '../kernels/loader.js';
 import * as distancesWasm from '../kernels/generated/distances.js';
 
 interface DistanceExports {
@@ -511,5 +511,105 @@ export function assignedDistances(
     k.exports.assignedValues(xWin, r, d, cp, colAdd, -2, aWin, outV);
     k.exports.norms(xWin, r, d, xn);
     toDistances('l2', f32(k, xn, r), f32(k, outV, r), outDist, i - from);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rows resident in kernel memory.
+
+/**
+ * Float rows kept in a private kernel instance's memory, so that searches compute distances to
+ * them without copying them in for every query (an index's centroids, its exact vectors). The
+ * values equal l2sqrDistances / innerProducts on the same rows bit for bit (same kernel). Rows can
+ * be appended; capacity doubles. Without SIMD the rows stay in a JS array and the references run.
+ */
+export class ResidentRows {
+  readonly d: number;
+  private readonly k: Kernel | null;
+  private n = 0;
+  private cap = 0;
+  private js = new Float32Array(0);
+  // Kernel memory layout: [query d floats, padded][out: capacity floats][rows: capacity × d].
+  private qPtr = 0;
+  private outPtr = 0;
+  private rowsPtr = 0;
+
+  constructor(d: number, rows?: Float32Array) {
+    this.d = d;
+    this.k = privateKernel<DistanceExports>('distances', distancesWasm.base64);
+    if (rows) this.append(rows);
+  }
+
+  get count(): number {
+    return this.n;
+  }
+
+  /** Bytes held for the rows (capacity). */
+  get memoryBytes(): number {
+    return this.cap * this.d * 4;
+  }
+
+  append(rows: Float32Array): void {
+    const m = rows.length / this.d;
+    const need = this.n + m;
+    if (need > this.cap) this.grow(Math.max(need, this.cap * 2, 16));
+    if (this.k) f32(this.k, this.rowsPtr + this.n * this.d * 4, m * this.d).set(rows);
+    else this.js.set(rows, this.n * this.d);
+    this.n = need;
+  }
+
+  private grow(cap: number): void {
+    const d = this.d;
+    if (!this.k) {
+      const js = new Float32Array(cap * d);
+      js.set(this.js.subarray(0, this.n * d));
+      this.js = js;
+      this.cap = cap;
+      return;
+    }
+    const qBytes = (4 * d + 63) & ~63;
+    const outBytes = (4 * cap + 63) & ~63;
+    const old = this.n > 0 ? f32(this.k, this.rowsPtr, this.n * d).slice() : null;
+    const base = this.k.reserve(qBytes + outBytes + 4 * cap * d);
+    this.qPtr = base;
+    this.outPtr = base + qBytes;
+    this.rowsPtr = this.outPtr + outBytes;
+    if (old) f32(this.k, this.rowsPtr, old.length).set(old);
+    this.cap = cap;
+  }
+
+  /** Distances from q to rows [from, from + count) into out (squared L2, or inner product). */
+  range(q: Float32Array, kind: 'l2' | 'ip', from: number, count: number, out: Float32Array): void {
+    const d = this.d;
+    if (!this.k) {
+      const x = this.js.subarray(from * d, (from + count) * d);
+      if (kind === 'l2') l2sqrReference(q, x, count, d, out);
+      else ipReference(q, x, count, d, out);
+      return;
+    }
+    f32(this.k, this.qPtr, d).set(q);
+    const fn = kind === 'l2' ? this.k.exports.l2sqrN : this.k.exports.ipN;
+    fn(this.qPtr, this.rowsPtr + from * d * 4, count, d, this.outPtr);
+    out.set(f32(this.k, this.outPtr, count));
+  }
+
+  /** Distances from q to the listed rows (out[j] for rows[j]). */
+  pick(q: Float32Array, kind: 'l2' | 'ip', rows: ArrayLike<number>, out: Float32Array): void {
+    const d = this.d, m = rows.length;
+    if (!this.k) {
+      const one = new Float32Array(1);
+      for (let j = 0; j < m; j++) {
+        const x = this.js.subarray(rows[j]! * d, (rows[j]! + 1) * d);
+        if (kind === 'l2') l2sqrReference(q, x, 1, d, one);
+        else ipReference(q, x, 1, d, one);
+        out[j] = one[0]!;
+      }
+      return;
+    }
+    f32(this.k, this.qPtr, d).set(q);
+    const fn = kind === 'l2' ? this.k.exports.l2sqrN : this.k.exports.ipN;
+    const rp = this.rowsPtr, op = this.outPtr, qp = this.qPtr, stride = d * 4;
+    for (let j = 0; j < m; j++) fn(qp, rp + rows[j]! * stride, 1, d, op + 4 * j);
+    out.set(f32(this.k, op, m));
   }
 }

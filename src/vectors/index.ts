@@ -45,3 +45,22 @@ export {
   loadSharedDataset, gaussianMixture, seededSplit, SHARED_DATASETS, SHARED_DATASET_FILES, SPLIT_SEED,
   type VectorDataset, type SharedDatasetName, type GaussianMixtureOptions,
 } from './datasets.js';
+export {
+  VectorIndex, indexFactory,
+  type IndexOptions, type IndexTrainOptions, type SearchParams, type SearchResult, type RangeResult, type AddOptions,
+} from './index/vector-index.js';
+export { parseFactory, type IndexRecipe, MAX_NLIST } from './index/factory.js';
+export { saveIndex, loadIndex, INDEX_CONTAINER_KIND, INDEX_FORMAT_VERSION } from './index/file.js';
+export { searchParallel, type ParallelSearchParams } from './index/parallel.js';
+export { FlatCodec } from './index/flat-codec.js';
+export { IdSet, filterAllows, type SearchFilter, type VectorId } from './search/filter.js';
+export { TopK, Reservoir, type Collector } from './search/topk.js';
+export {
+  packFastScan, unpackFastScan, appendFastScan, fsCode, fsM2, fsBlocks, fsBlockBytes, FS_BLOCK, FS_MAX_M, type FastScanPacked,
+  quantizeLut, quantizeLuts, lutApprox, lutKey, lutLimit, lutErrorBound, type QuantizedLut, type LutMetric,
+  BlockScanner, fastScanAccumulate, SCAN_CAPACITY, FS_FACTORS_PER_BLOCK,
+  fastScanInto, fastScanKnn, fastScanCandidates, fastScanExact, floatTableSum, type FastScanOptions, type FastScanResult,
+  packRaBitQ, appendRaBitQ, rabitqQuery, rabitqEstimates, rabitqSearch, codecReranker, rabitqFactor, RABITQ_FACTORS,
+  type RaBitQFastScan, type RaBitQQuery, type RaBitQMetric, type RaBitQSearchOptions, type RaBitQSearchResult,
+  hammingKnn, hammingInto, type HammingKnnOptions,
+} from './fastscan/index.js';

@@ -8,57 +8,16 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { extname, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { browserSkip, openBrowserPage, type BrowserPage } from './harness.js';
 import { compress, decompress, xxh32 } from '../../src/index.js';
 import { Rng } from '../util/rng.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** The root entry, loaded by URL in the page; the type keeps both sides on the real API. */
 type RootApi = typeof import('../../src/index.js');
 /** Where the page finds it: served from the repo root, as built. */
 const ENTRY = '/dist/src/index.js';
 type PoolModule = typeof import('../../src/core/workers/pool.js');
-
-const CONTENT_TYPES: Record<string, string> = {
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.html': 'text/html; charset=utf-8',
-  '.json': 'application/json',
-  '.map': 'application/json',
-};
-
-/** Serves files under `root` read-only. Cross-origin isolated, so pages get SharedArrayBuffer. */
-function staticServer(root: string): Server {
-  const headers = {
-    'Cross-Origin-Opener-Policy': 'same-origin',
-    'Cross-Origin-Embedder-Policy': 'require-corp',
-    'Cache-Control': 'no-store',
-  };
-  return createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
-    const file = resolve(root, `.${path}`);
-    if (!file.startsWith(root)) {
-      res.writeHead(403, headers).end();
-      return;
-    }
-    readFile(file).then(
-      (body) => {
-        res.writeHead(200, { ...headers, 'Content-Type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream' });
-        res.end(body);
-      },
-      () => res.writeHead(404, headers).end(`not found: ${path}`),
-    );
-  });
-}
 
 /** Bytes with a skewed (geometric) distribution: what an entropy coder should shrink. */
 function skewedBytes(n: number, seed: number): Uint8Array {
@@ -69,50 +28,27 @@ function skewedBytes(n: number, seed: number): Uint8Array {
 }
 
 
-const haveChromium = existsSync(CHROMIUM);
-
-if (!haveChromium && process.env.CI) {
-  test('browser check', () => {
-    assert.fail(`${CHROMIUM} is missing and CI is set: install Debian's chromium package (.ci/run does)`);
-  });
+const skip = browserSkip();
+if (skip !== false && process.env.CI) {
+  // browserSkip() registered the failing test.
 } else {
-  const skip = haveChromium ? false : `${CHROMIUM} not found: install Debian's chromium package to run the browser check`;
 
   describe('browser: the built package in Chromium, no bundler', { skip, timeout: 60_000 }, () => {
-    let server: Server | undefined;
-    let browser: Browser | undefined;
+    let bp: BrowserPage;
     let page: Page;
     let origin = '';
-    const pageErrors: string[] = [];
 
     before(async () => {
-      server = staticServer(REPO_ROOT.endsWith(sep) ? REPO_ROOT : REPO_ROOT + sep);
-      await new Promise<void>((ok) => server!.listen(0, '127.0.0.1', ok));
-      origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-          '--disable-background-networking', '--disable-component-update', '--disable-sync',
-        ],
-        timeout: 20_000,
-      });
-      page = await browser.newPage();
-      page.setDefaultTimeout(20_000);
-      page.on('pageerror', (e) => pageErrors.push(e.message));
-      page.on('console', (m) => {
-        if (m.type() === 'error') pageErrors.push(m.text());
-      });
-      await page.goto(`${origin}/test/browser/index.html`);
+      bp = await openBrowserPage();
+      page = bp.page;
+      origin = bp.origin;
     });
 
     after(async () => {
-      await browser?.close();
-      server?.closeAllConnections();
-      await new Promise<void>((ok) => (server ? server.close(() => ok()) : ok()));
+      await bp?.close();
     });
 
-    const context = () => (pageErrors.length ? `\npage errors:\n${pageErrors.join('\n')}` : '');
+    const context = () => bp.context();
 
     test('the root entry loads and picks the WebAssembly SIMD kernels', async () => {
       const path = await page.evaluate(async (url) => ((await import(url)) as RootApi).kernelPath(), ENTRY);

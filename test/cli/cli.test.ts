@@ -1,25 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { mkdtemp, readFile, rm, writeFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Rng } from '../util/rng.js';
-
-const run = promisify(execFile);
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
-
-async function zipml(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
+import { zipml } from '../util/cli.js';
 
 test('zipml compress / decompress / inspect round trip, atomic outputs, refusals', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'zipml-cli-'));
@@ -67,7 +52,7 @@ test('zipml compress / decompress / inspect round trip, atomic outputs, refusals
 test('zipml demo runs and prints measured figures', async () => {
   const r = await zipml('demo', '--size', '1');
   assert.equal(r.code, 0, r.stderr);
-  for (const part of ['Exact float conversions', 'Entropy coding', 'xxHash32', 'Worker pool', 'Container']) {
+  for (const part of ['Exact float conversions', 'Entropy coding', 'xxHash32', 'Worker pool', 'Container', 'Vectors', 'Indexes', 'IVF128,PQ32x4fs,RFlat']) {
     assert.match(r.stdout, new RegExp(part));
   }
   assert.match(r.stdout, /round trip exact/);

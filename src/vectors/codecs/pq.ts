@@ -246,17 +246,19 @@ export function trainingWarnings(n: number, k: number, what: string): string[] {
  */
 function subspaceTables(q: Float32Array | null, c: Float32Array, M: number, ksub: number, dsub: number, kind: 'l2' | 'ip'): Float32Array {
   const t = new Float32Array(M * ksub);
+  // One loop per case, so the hot loop has no branch (a per-query cost of every PQ search).
   for (let m = 0; m < M; m++) {
     const qo = m * dsub;
     for (let j = 0; j < ksub; j++) {
       const co = (m * ksub + j) * dsub;
       let s = 0;
-      for (let k = 0; k < dsub; k++) {
-        const cv = c[co + k]!;
-        if (q === null) s += cv * cv;
-        else if (kind === 'ip') s += q[qo + k]! * cv;
-        else {
-          const e = q[qo + k]! - cv;
+      if (q === null) {
+        for (let k = 0; k < dsub; k++) s += c[co + k]! * c[co + k]!;
+      } else if (kind === 'ip') {
+        for (let k = 0; k < dsub; k++) s += q[qo + k]! * c[co + k]!;
+      } else {
+        for (let k = 0; k < dsub; k++) {
+          const e = q[qo + k]! - c[co + k]!;
           s += e * e;
         }
       }
@@ -429,7 +431,7 @@ export function packFields(idx: Int32Array, n: number, M: number, nbits: number,
 // Table scans (kernels in src/kernels/assembly/pqscan.ts; lut8 in vcodes.ts for 8-bit codes)
 // ---------------------------------------------------------------------------------------------
 
-interface PqscanExports {
+export interface PqscanExports {
   pq4Scan(planes: number, codes: number, n: number, cs: number, M: number, scratch: number, out: number): void;
   pqBitsScan(t: number, codes: number, n: number, cs: number, M: number, nbits: number, out: number): void;
 }

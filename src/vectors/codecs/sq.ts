@@ -85,6 +85,8 @@ export class ScalarQuantizer implements VectorCodec {
   /** Range widths (vmax − vmin), same shape as vmin. */
   vdiff: Float32Array = new Float32Array(0);
   private trained: boolean;
+  /** Per-dimension step and first level centre (dPad entries), derived from the ranges once. */
+  private steps: { s: Float32Array; b0: Float32Array; negB0: Float32Array } | null = null;
 
   constructor(d: number, qtype: SQType | string, opts: SQOptions = {}) {
     checkDim(d, 'ScalarQuantizer');
@@ -125,7 +127,25 @@ export class ScalarQuantizer implements VectorCodec {
     }
     this.vmin = vmin;
     this.vdiff = vdiff;
+    this.steps = null;
     this.trained = true;
+  }
+
+  /** Step s_j and first-level centre b0_j per dimension (cached: every query needs them). */
+  private levelSteps(): { s: Float32Array; b0: Float32Array; negB0: Float32Array } {
+    if (this.steps) return this.steps;
+    const d = this.d, dPad = (d + 31) & ~31;
+    const s = new Float32Array(dPad), b0 = new Float32Array(dPad), negB0 = new Float32Array(dPad);
+    const levels = (1 << this.bits) - 1;
+    for (let j = 0; j < d; j++) {
+      const lo = this.vmin[this.uniform ? 0 : j]!;
+      const diff = this.vdiff[this.uniform ? 0 : j]!;
+      s[j] = diff / levels;
+      b0[j] = lo + (0.5 * diff) / levels;
+      negB0[j] = -b0[j]!;
+    }
+    this.steps = { s, b0, negB0 };
+    return this.steps;
   }
 
   train(x: Float32Array, opts: TrainOptions = {}): void {
@@ -230,14 +250,7 @@ export class ScalarQuantizer implements VectorCodec {
     const d = this.d, cs = this.codeSize;
     if (this.bits === 16) return this.distances16(query, metric);
     const dPad = (d + 31) & ~31;
-    const s = new Float32Array(dPad), b0 = new Float32Array(dPad);
-    const levels = (1 << this.bits) - 1;
-    for (let j = 0; j < d; j++) {
-      const lo = this.vmin[this.uniform ? 0 : j]!;
-      const diff = this.vdiff[this.uniform ? 0 : j]!;
-      s[j] = diff / levels;
-      b0[j] = lo + (0.5 * diff) / levels;
-    }
+    const { s, b0, negB0 } = this.levelSteps();
     const l2 = this.bits === 8 ? sq8L2 : this.bits === 4 ? sq4L2 : sq6L2;
     const dotk = this.bits === 8 ? sq8Dot : this.bits === 4 ? sq4Dot : sq6Dot;
     if (metric === 'l2') {
@@ -254,8 +267,6 @@ export class ScalarQuantizer implements VectorCodec {
       w[j] = query[j]! * s[j]!;
       base += query[j]! * b0[j]!;
     }
-    const negB0 = new Float32Array(dPad);
-    for (let j = 0; j < d; j++) negB0[j] = -b0[j]!;
     const qn = Math.sqrt(normSq(query));
     return (codes, n, out) => {
       checkCodeBatch(codes, n, cs, out, `${this.name} distances`);
