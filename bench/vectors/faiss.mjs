@@ -44,13 +44,13 @@ export function runFaissIndex(entry, ds, dir, truth) {
   for (const pt of r.points) {
     const file = join(dir, pt.ids);
     pt.recall = recallAtK(new Int32Array(new Uint8Array(readFileSync(file)).buffer), truth, ds.nq, K);
-    for (const mode of ['loop', 'batch']) Object.assign(pt, rates(mode, { seconds: pt[`${mode}Seconds`], cpuSeconds: pt[`${mode}CpuSeconds`], passes: pt[`${mode}Passes`] }, ds.nq));
+    for (const mode of ['loop', 'batch']) Object.assign(pt, rates(mode, { seconds: pt[`${mode}Seconds`], cpuSeconds: pt[`${mode}CpuSeconds`], passes: pt[`${mode}Passes`], queries: pt[`${mode}Queries`] }));
     rmSync(file);
     delete pt.ids;
   }
   return {
     library: 'faiss', config: entry.factory, faissFactory: r.factory, family: entry.family, index: r.index, version: r.version,
-    buildSeconds: r.trainSeconds + r.addSeconds, trainSeconds: r.trainSeconds, addSeconds: r.addSeconds,
+    buildSeconds: r.trainSeconds + r.addSeconds, buildCpuSeconds: r.buildCpuSeconds, trainSeconds: r.trainSeconds, addSeconds: r.addSeconds,
     serializedBytes: r.serializedBytes, bytesPerVector: r.serializedBytes / ds.nb, bytesNote: 'faiss.serialize_index / n',
     fastScan: r.fastScan, points: r.points, warnings,
   };

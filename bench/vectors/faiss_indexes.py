@@ -14,6 +14,7 @@
 # recallAtK; the recall computed here (same definition) only decides where a row of the sweep stops,
 # by the rule sweep.mjs applies to the other libraries.
 import json
+import math
 import os
 import sys
 import time
@@ -42,19 +43,24 @@ def recall(ids):
     return hits / (nq * k)
 
 
-def best_time(fn, n_warm):
-    """Best wall and best process CPU time of repeated passes of fn (at least one; more while
-    under minSeconds in total), as sweep.mjs's bestTime."""
+def best_time(fn, n_warm, shorten=False):
+    """Best wall and best process CPU time of repeated passes of fn(n) (at least one; more while
+    under minSeconds in total), n = nq or fewer for a long loop: sweep.mjs's bestTime."""
+    w0 = time.perf_counter()
     fn(n_warm)
+    per_query = (time.perf_counter() - w0) / n_warm
+    n = nq
+    if shorten and per_query * nq > timing["longPass"]:
+        n = min(nq, max(n_warm, math.ceil(timing["shortPass"] / per_query)))
     best, best_cpu, total, passes = float("inf"), float("inf"), 0.0, 0
     while passes < timing["maxPasses"] and (passes == 0 or total < timing["minSeconds"]):
         c0 = time.process_time()
         t0 = time.perf_counter()
-        fn(None)
+        fn(n)
         t = time.perf_counter() - t0
         best_cpu = min(best_cpu, time.process_time() - c0)
         best, total, passes = min(best, t), total + t, passes + 1
-    return best, best_cpu, passes
+    return best, best_cpu, passes, n
 
 
 def parts(index):
@@ -97,17 +103,18 @@ def build(c):
         inner = faiss.downcast_index(index.base_index) if isinstance(index, faiss.IndexRefine) else index
         faiss.downcast_VectorTransform(inner.chain.at(0)).niter = c["opqNiter"]
     train = base if c["ntrain"] == nb else read(f"train{c['ntrain']}.f32", c["ntrain"])
+    c0 = time.process_time()
     t0 = time.perf_counter()
     index.train(train)
     train_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     index.add(base)
     add_s = time.perf_counter() - t0
-    return index, train_s, add_s
+    return index, train_s, add_s, time.process_time() - c0
 
 
 def run(c):
-    index, train_s, add_s = build(c)
+    index, train_s, add_s, build_cpu = build(c)
     refine, ivf = parts(index)
     size = len(faiss.serialize_index(index))
     implem = choose_implem(index, ivf, refine)
@@ -121,23 +128,23 @@ def run(c):
                 ivf.nprobe = int(p["nprobe"])
 
             def loop(n):
-                for x in rows_of_queries[: n or nq]:
+                for x in rows_of_queries[:n]:
                     index.search(x, k)
 
             out = {}
 
             def batch(n):
-                out["ids"] = index.search(queries[:n] if n else queries, k)[1]
+                out["ids"] = index.search(queries[:n], k)[1]
 
-            loop_s, loop_cpu, loop_passes = best_time(loop, min(timing["warmup"], nq))
-            batch_s, batch_cpu, batch_passes = best_time(batch, min(timing["warmup"], nq))
+            loop_s, loop_cpu, loop_passes, loop_n = best_time(loop, min(timing["warmup"], nq), True)
+            batch_s, batch_cpu, batch_passes, batch_n = best_time(batch, min(timing["warmup"], nq))
             ids = out["ids"]
             fname = f"{c['key']}.{r}.{i}.ids.i32"
             ids.astype("int32").tofile(path(fname))
             rc = recall(ids)
             points.append({**p, "row": r, "ids": fname, "loopSeconds": loop_s, "loopCpuSeconds": loop_cpu,
-                           "loopPasses": loop_passes, "batchSeconds": batch_s, "batchCpuSeconds": batch_cpu,
-                           "batchPasses": batch_passes, "recallHere": rc})
+                           "loopPasses": loop_passes, "loopQueries": loop_n, "batchSeconds": batch_s,
+                           "batchCpuSeconds": batch_cpu, "batchPasses": batch_passes, "batchQueries": batch_n, "recallHere": rc})
             # The sweep's stopping rule (sweep.mjs: shouldStop).
             stale = stale + 1 if rc < best_recall + stop["plateau"] else 0
             best_recall = max(best_recall, rc)
@@ -145,7 +152,7 @@ def run(c):
                 break
     return {
         "key": c["key"], "factory": c["factory"], "index": type(index).__name__,
-        "trainSeconds": train_s, "addSeconds": add_s, "serializedBytes": size,
+        "trainSeconds": train_s, "addSeconds": add_s, "buildCpuSeconds": build_cpu, "serializedBytes": size,
         "ntotal": int(index.ntotal), "fastScan": implem, "points": points, "version": faiss.__version__,
     }
 

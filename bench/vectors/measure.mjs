@@ -7,32 +7,36 @@ import { bestTime, TIMING } from './sweep.mjs';
 
 /**
  * `one(q, ids)`: search query q alone and write its K ids at ids[q*K ..]. `batch(n)` (optional):
- * search the first n queries (all when n is undefined) in one call and return their ids (n x K,
- * any integer-valued typed array). Recall is the batch search's where there is one, else the
- * loop's; both are kept.
+ * search the first n queries in one call and return their ids (n x K, any integer-valued typed
+ * array). Recall is the batch search's where there is one, else the loop's; both are kept (the
+ * loop's only when its passes covered every query: with a batch search, a slow loop is timed on
+ * the first queries only).
  */
 export async function measurePoint(ds, truth, { one, batch }) {
   const loopIds = new Int32Array(ds.nq * K).fill(-1);
-  const loop = (n = ds.nq) => {
+  const loop = (n) => {
     for (let q = 0; q < n; q++) one(q, loopIds);
   };
   const warm = Math.min(TIMING.warmup, ds.nq);
-  const l = await bestTime(loop, warm);
-  const out = { ...rates('loop', l, ds.nq), loopRecall: recallAtK(loopIds, truth, ds.nq, K) };
+  const l = await bestTime(loop, warm, ds.nq, Boolean(batch));
+  const out = { ...rates('loop', l), loopRecall: l.queries === ds.nq ? recallAtK(loopIds, truth, ds.nq, K) : undefined };
   if (!batch) return { ...out, recall: out.loopRecall };
   let ids;
   const b = await bestTime(async (n) => {
     ids = await batch(n);
-  }, warm);
+  }, warm, ds.nq);
   const batchRecall = recallAtK(ids, truth, ds.nq, K);
-  return { ...out, ...rates('batch', b, ds.nq), batchRecall, recall: batchRecall };
+  return { ...out, ...rates('batch', b), batchRecall, recall: batchRecall };
 }
 
-/** A bestTime result as a point's fields: <mode>Seconds, <mode>CpuSeconds, <mode>Passes, <mode>Qps, <mode>CpuQps. */
-export function rates(mode, t, nq) {
+/**
+ * A bestTime result as a point's fields: <mode>Seconds and <mode>CpuSeconds (of the best pass),
+ * <mode>Passes, <mode>Queries (per pass), <mode>Qps, <mode>CpuQps.
+ */
+export function rates(mode, t) {
   return {
-    [`${mode}Seconds`]: t.seconds, [`${mode}CpuSeconds`]: t.cpuSeconds, [`${mode}Passes`]: t.passes,
-    [`${mode}Qps`]: nq / t.seconds, [`${mode}CpuQps`]: nq / t.cpuSeconds,
+    [`${mode}Seconds`]: t.seconds, [`${mode}CpuSeconds`]: t.cpuSeconds, [`${mode}Passes`]: t.passes, [`${mode}Queries`]: t.queries,
+    [`${mode}Qps`]: t.queries / t.seconds, [`${mode}CpuQps`]: t.queries / t.cpuSeconds,
   };
 }
 

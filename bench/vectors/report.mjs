@@ -101,7 +101,7 @@ const x = (a, b) => (a && b ? `${(a.qps / b.qps).toFixed(2)}×` : DASH);
 /** Per configuration: bytes, build time, best loop / batch QPS at each level, best recall reached. */
 function configTable(ds) {
   const lines = [
-    `| library | configuration | bytes/vector | build s | loop QPS @0.90 (recall; knobs) | loop @0.95 | batch QPS @0.90 | batch @0.95 | highest recall swept |`,
+    `| library | configuration | bytes/vector | build s (CPU s) | loop QPS @0.90 (recall; knobs) | loop @0.95 | batch QPS @0.90 | batch @0.95 | highest recall swept |`,
     '|---|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of ds.runs) {
@@ -111,7 +111,7 @@ function configTable(ds) {
     }
     const b = (level, mode) => cell(bestAt([r], level, mode));
     const maxRecall = Math.max(...r.points.map((p) => p.recall));
-    lines.push(`| ${r.library} | \`${r.config}\` | ${int(r.bytesPerVector)} | ${fix(r.buildSeconds, 2)} | ${b(0.9, 'loop')} | ${b(0.95, 'loop')} | ${b(0.9, 'batch')} | ${b(0.95, 'batch')} | ${fix(maxRecall, 4)} |`);
+    lines.push(`| ${r.library} | \`${r.config}\` | ${int(r.bytesPerVector)} | ${fix(r.buildSeconds, 1)} (${fix(r.buildCpuSeconds, 1)}) | ${b(0.9, 'loop')} | ${b(0.95, 'loop')} | ${b(0.9, 'batch')} | ${b(0.95, 'batch')} | ${fix(maxRecall, 4)} |`);
   }
   return lines.join('\n');
 }
@@ -162,7 +162,7 @@ export function datasetMarkdown(ds) {
     configTable(ds),
   ];
   if (ds.targets?.length) parts.push('', '### Targets', '', targetLines(ds.targets));
-  if (ds.threads) parts.push('', `Thread scaling (zipml \`${ds.threads.config}\` ${ds.threads.knobs}, searchAsync over all ${ds.nq} queries): 1 thread ${int(ds.threads.threads1.qps)} QPS, 2 threads ${int(ds.threads.threads2.qps)} QPS, ${ds.threads.speedup.toFixed(2)}×.`);
+  if (ds.threads) parts.push('', `Thread scaling (zipml \`${ds.threads.config}\` ${ds.threads.knobs}, searchAsync over all ${ds.nq} queries, best of ${ds.threads.rounds} alternating rounds): 1 thread ${int(ds.threads.threads1.qps)} QPS, 2 threads ${int(ds.threads.threads2.qps)} QPS, ${ds.threads.speedup.toFixed(2)}×.`);
   if (ds.cli) parts.push('', cliMarkdown(ds.cli));
   if (ds.groundTruthCheck) parts.push('', `Ground truth check: Faiss \`Flat\` against zipml's exact knn: recall@10 ${ds.groundTruthCheck.toFixed(4)}.`);
   return parts.join('\n');
@@ -178,6 +178,7 @@ export function summaryMarkdown(result) {
   const head = [
     '# bench/vectors: zipml indexes beside Faiss, hnswlib-node and usearch',
     '',
+    ...(result.complete === false ? ['**Incomplete: the run was still going (or was stopped) after these datasets.**', ''] : []),
     `Command: \`${result.command}\` (${Math.round(result.seconds)} s). Machine: ${m.cpu}, ${m.cores} cores **shared with other jobs during the run** (load average ${m.loadAverageAtStart.toFixed(2)} at start), ${m.platform}, Node ${m.node}, zipml kernels ${m.zipmlKernels}, Faiss ${m.faiss} (Debian python3-faiss, generic x86-64), Python ${m.python}, commit ${m.commit}.`,
     '',
     'Every library on one thread. "loop": one query per call over all queries; "batch": all queries in one call (hnswlib-node has none). QPS is the best of up to 3 timed passes after a warm-up. Bytes per vector: serialized index size / n (zipml `saveIndex`, `faiss.serialize_index`, the saved hnswlib / usearch file).',

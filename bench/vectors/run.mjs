@@ -56,6 +56,16 @@ function say(r) {
   console.log(`build ${r.buildSeconds.toFixed(2)} s, ${Math.round(r.bytesPerVector)} B/vector, max recall ${maxRecall.toFixed(4)}, ${r.points.length} points, loop ${best.join(', ')}`);
 }
 
+/** bench/results/vectors.{json,md}, rewritten after each dataset of a full run (`complete` at the end). */
+function writeResults(complete) {
+  result.seconds = seconds(started);
+  result.complete = complete;
+  const out = join(root, 'bench', 'results');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'vectors.json'), JSON.stringify(result, null, 2) + '\n');
+  writeFileSync(join(out, 'vectors.md'), summaryMarkdown(result));
+}
+
 async function step(label, fn) {
   process.stdout.write(`${label} ... `);
   let r;
@@ -118,19 +128,16 @@ try {
     dsResult.targets = TARGET_DATASETS.includes(name) ? targets(runs, front, threads) : undefined;
     result.datasets.push(dsResult);
     console.log('\n' + datasetMarkdown(dsResult));
+    if (fullRun) writeResults(false);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
   await closeDefaultPool();
 }
-result.seconds = seconds(started);
-const md = summaryMarkdown(result);
 if (fullRun) {
-  const out = join(root, 'bench', 'results');
-  mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'vectors.json'), JSON.stringify(result, null, 2) + '\n');
-  writeFileSync(join(out, 'vectors.md'), md);
-  console.log(`\nwrote ${join(out, 'vectors.{json,md}')} (${Math.round(result.seconds)} s)`);
+  writeResults(true);
+  console.log(`\nwrote bench/results/vectors.{json,md} (${Math.round(result.seconds)} s)`);
 } else {
+  result.seconds = seconds(started);
   console.log(`\n(partial run, ${Math.round(result.seconds)} s: bench/results not written; the full run without flags writes them)`);
 }
