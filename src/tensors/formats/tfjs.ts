@@ -50,6 +50,15 @@ export async function findTfjsManifest(opts: TfjsLayoutOptions): Promise<unknown
   return undefined;
 }
 
+/** Whether a weights manifest lists `fileName` (by base name) among its shard paths. */
+export function tfjsListsShard(manifest: unknown[], fileName: string): boolean {
+  const me = baseName(fileName);
+  return manifest.some((g) => {
+    const paths = (g as { paths?: unknown } | null)?.paths;
+    return Array.isArray(paths) && paths.some((p) => baseName(String(p)) === me);
+  });
+}
+
 interface Weight {
   name: string;
   dtype: TensorDType;

@@ -170,7 +170,7 @@ export function loadIndex(bytes: Uint8Array): VectorIndex {
   const alive = c.section('alive');
   if (alive.length !== slotsN) throw corrupt(`alive has ${alive.length} bytes for ${slotsN} slots`);
   let nums: Float64Array | null = null, strs: string[] | null = null;
-  if (idKind === 'number') nums = typed(c, 'ids', Float64Array, slotsN);
+  if (idKind === 'number' && c.has('ids')) nums = typed(c, 'ids', Float64Array, slotsN);
   if (idKind === 'string') {
     let parsed: unknown;
     try {

@@ -2,6 +2,11 @@
  * External ids of an index's vectors. Internally every vector has a slot (its row number in
  * insertion order); this maps slots to the ids users gave — integers (|id| < 2^53) or strings,
  * one kind per index — and back, and marks removed slots (tombstones) until compaction.
+ *
+ * The common case, ids 0, 1, 2, … in insertion order (adds without ids), is kept implicit: no
+ * id array and no hash map (which costs tens of bytes per vector in V8), the id is the slot.
+ * The first add that breaks the pattern, an upsert, or a compaction that renumbers slots turns
+ * the explicit form on.
  */
 import { ZipmlError } from '../../core/errors.js';
 import type { VectorId } from '../search/filter.js';
@@ -16,6 +21,8 @@ export class IdMap {
   private nums = new Float64Array(0);
   private strs: string[] = [];
   private readonly bySlot = new Map<VectorId, number>();
+  /** Implicit ids: slot s has numeric id s (no nums, no map). */
+  private identity = true;
   private alive = new Uint8Array(0);
   private n = 0;
   private dead = 0;
@@ -46,11 +53,31 @@ export class IdMap {
   }
 
   idOf(slot: number): VectorId {
+    if (this.identity) return slot;
     return this.kind === 'string' ? this.strs[slot]! : this.nums[slot]!;
   }
 
   slotOf(id: VectorId): number | undefined {
+    if (this.identity) return typeof id === 'number' && Number.isInteger(id) && id >= 0 && id < this.n && this.alive[id] === 1 ? id : undefined;
     return this.bySlot.get(id);
+  }
+
+  /** Whether ids are implicit (slot s has id s). */
+  get implicit(): boolean {
+    return this.identity;
+  }
+
+  /** Leaves the implicit form: writes every slot's id and maps the live ones. */
+  private materialize(): void {
+    if (!this.identity) return;
+    this.identity = false;
+    if (this.kind === null) return;
+    const nums = new Float64Array(Math.max(this.alive.length, 1));
+    for (let s = 0; s < this.n; s++) {
+      nums[s] = s;
+      if (this.alive[s] === 1) this.bySlot.set(s, s);
+    }
+    this.nums = nums;
   }
 
   /** Validates ids for an add of `m` vectors; returns them (generated when absent). */
@@ -82,17 +109,25 @@ export class IdMap {
     const first = this.n;
     if (ids.length === 0) return first;
     this.kind ??= typeof ids[0] === 'string' ? 'string' : 'number';
+    if (this.identity && !ids.every((id, i) => id === first + i)) this.materialize();
     const need = this.n + ids.length;
     if (need > this.alive.length) {
       const cap = Math.max(need, this.alive.length * 2, 64);
       const a = new Uint8Array(cap);
       a.set(this.alive.subarray(0, this.n));
       this.alive = a;
-      if (this.kind === 'number') {
+      if (this.kind === 'number' && !this.identity) {
         const nn = new Float64Array(cap);
         nn.set(this.nums.subarray(0, this.n));
         this.nums = nn;
       }
+    }
+    if (this.identity) {
+      // Ids first..first+m−1 are new by construction.
+      this.alive.fill(1, first, first + ids.length);
+      this.n += ids.length;
+      this.nextId = this.n;
+      return first;
     }
     for (const id of ids) {
       const prev = this.bySlot.get(id);
@@ -111,7 +146,7 @@ export class IdMap {
 
   /** Marks the slot of `id` removed; returns whether it was present. */
   remove(id: VectorId): boolean {
-    const s = this.bySlot.get(id);
+    const s = this.slotOf(id);
     if (s === undefined) return false;
     this.bySlot.delete(id);
     this.alive[s] = 0;
@@ -121,6 +156,7 @@ export class IdMap {
 
   /** Renumbers live slots densely; returns old slot → new slot (−1 for removed). */
   compact(): Int32Array {
+    if (this.dead > 0) this.materialize();
     const remap = new Int32Array(this.n).fill(-1);
     let m = 0;
     for (let s = 0; s < this.n; s++) {
@@ -143,7 +179,7 @@ export class IdMap {
   toParts(): { kind: IdKind | null; nums: Float64Array | null; strs: string[] | null; alive: Uint8Array; nextId: number } {
     return {
       kind: this.kind,
-      nums: this.kind === 'number' ? this.nums.subarray(0, this.n) : null,
+      nums: this.kind === 'number' && !this.identity ? this.nums.subarray(0, this.n) : null,
       strs: this.kind === 'string' ? this.strs.slice(0, this.n) : null,
       alive: this.alive.subarray(0, this.n),
       nextId: this.nextId,
@@ -155,10 +191,12 @@ export class IdMap {
     const m = new IdMap();
     const n = alive.length;
     m.kind = kind;
+    m.identity = nums === null && kind !== 'string';
+    if (m.identity && nextId !== n) throw new ZipmlError('E_CORRUPT', `implicit ids need nextId = ${n}, got ${nextId}`);
     m.n = n;
     m.alive = alive.slice();
     m.nextId = nextId;
-    if (kind === 'number') m.nums = nums!.slice();
+    if (kind === 'number' && nums) m.nums = nums.slice();
     if (kind === 'string') m.strs = strs!.slice();
     for (let s = 0; s < n; s++) {
       const a = m.alive[s]!;
@@ -167,6 +205,7 @@ export class IdMap {
         m.dead++;
         continue;
       }
+      if (m.identity) continue;
       const id = m.idOf(s);
       if (kind === 'number' && !Number.isSafeInteger(id)) throw new ZipmlError('E_CORRUPT', `id of slot ${s} is not a safe integer`);
       if (m.bySlot.has(id)) throw new ZipmlError('E_CORRUPT', `id ${JSON.stringify(id)} appears twice`);

@@ -19,6 +19,7 @@ export type ParallelSearchParams = SearchParams & ParallelOptions;
 export interface WireParams {
   nprobe?: number;
   kFactor?: number;
+  rerank?: 'kFactor' | 'bound';
   filter?: { ids: VectorId[]; exclude: boolean };
 }
 
@@ -54,7 +55,7 @@ export async function searchParallel(index: VectorIndex, queries: Float32Array, 
   // memory: such searches run here.
   const canShare = typeof SharedArrayBuffer === 'function' && (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== false;
   if (parts <= 1 || typeof params.filter === 'function' || !canShare) return index.search(queries, k, params);
-  const wire: WireParams = { nprobe: params.nprobe, kFactor: params.kFactor };
+  const wire: WireParams = { nprobe: params.nprobe, kFactor: params.kFactor, rerank: params.rerank };
   if (params.filter instanceof IdSet) wire.filter = params.filter.toJSON();
   const { key, buf } = sharedBytes(index);
   const ranges: Array<[number, number]> = [];

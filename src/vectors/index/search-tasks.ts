@@ -16,5 +16,5 @@ export function searchPart(buf: SharedArrayBuffer, key: string, queries: Float32
     cachedKey = key;
   }
   const filter = wire.filter ? new IdSet(wire.filter.ids, { exclude: wire.filter.exclude }) : undefined;
-  return cached.search(queries, k, { nprobe: wire.nprobe, kFactor: wire.kFactor, filter });
+  return cached.search(queries, k, { nprobe: wire.nprobe, kFactor: wire.kFactor, rerank: wire.rerank, filter });
 }

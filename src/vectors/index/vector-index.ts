@@ -37,6 +37,8 @@ import { ResidentPQLists } from './resident-pq.js';
 import { quantizeLuts } from '../fastscan/lut.js';
 import { packFastScan } from '../fastscan/layout.js';
 import { fastScanInto } from '../fastscan/search.js';
+import { packRaBitQ, rabitqQuery, rabitqSearch, codecReranker, type RaBitQFastScan } from '../fastscan/rabitq.js';
+import { RaBitQCodec } from '../codecs/rabitq.js';
 
 export interface IndexOptions {
   /** 'l2' (default), 'ip' or 'cos'. */
@@ -58,6 +60,12 @@ export interface SearchParams {
   kFactor?: number;
   /** Only ids the filter allows are returned (checked inside the scan). */
   filter?: SearchFilter;
+  /**
+   * RaBitQ indexes ('l2'): 'bound' re-ranks by the estimator's error bound (the RaBitQ paper's
+   * search: fast-scan estimates, then exact values while a lower bound can still enter the
+   * top-k; kFactor is ignored). Default 'kFactor': the best k·kFactor estimates are re-ranked.
+   */
+  rerank?: 'kFactor' | 'bound';
   signal?: AbortSignal;
 }
 
@@ -108,6 +116,8 @@ interface SearchCache {
   residentPQ?: ResidentPQLists | null;
   /** Fast-scan: each list's codes in the packed block layout. */
   packed?: Uint8Array[];
+  /** RaBitQ: each list's sign bits in the fast-scan layout, with the per-row factors. */
+  rabitq?: RaBitQFastScan[];
   exact?: ResidentRows;
   flat?: ResidentRows;
 }
@@ -175,11 +185,22 @@ export class VectorIndex {
     return this.codec.codeSize + (this.refineCodec?.codeSize ?? 0) + (this.recipe.nlist > 0 ? 4 : 0);
   }
 
-  /** Bytes held now: lists (capacity), refinement codes, centroids, rotation, id map. */
+  /** Bytes held now: lists (capacity), refinement codes, centroids, rotation, id map, and the
+   * search-time copies (resident kernel memory, fast-scan layouts). */
   get memoryBytes(): number {
-    const idBytes = this.ids.slots * (this.ids.kind === 'string' ? 48 : 9);
+    // Alive flags, plus explicit ids and their hash map (an estimate of V8's cost per entry).
+    const idBytes = this.ids.slots * (this.ids.implicit ? 1 : this.ids.kind === 'string' ? 80 : 60);
     return this.lists.memoryBytes + this.refineCodes.byteLength + (this.centroids?.byteLength ?? 0)
-      + (this.transform?.matrix.byteLength ?? 0) + idBytes;
+      + (this.transform?.matrix.byteLength ?? 0) + idBytes + this.searchCopyBytes();
+  }
+
+  private searchCopyBytes(): number {
+    const c = this.cache;
+    let b = (c.coarse?.memoryBytes ?? 0) + (c.exact?.memoryBytes ?? 0) + (c.flat?.memoryBytes ?? 0) + (c.residentPQ?.memoryBytes ?? 0);
+    b += (c.pqPre?.byteLength ?? 0);
+    for (const p of c.packed ?? []) b += p.byteLength;
+    for (const r of c.rabitq ?? []) b += r.packed.byteLength + r.factors.byteLength;
+    return b;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -312,6 +333,7 @@ export class VectorIndex {
     // Keep resident copies in step (they exist once a search built them); PQ lists are re-laid out.
     this.cache.residentPQ = undefined;
     this.cache.packed = undefined;
+    this.cache.rabitq = undefined;
     if (this.cache.exact && rcodes) this.cache.exact.append(floatView(rcodes, n, d));
     if (this.cache.flat && this.recipe.nlist === 0) this.cache.flat.append(floatView(codes, n, d));
     opts.onProgress?.(n, n);
@@ -421,6 +443,7 @@ export class VectorIndex {
     const kFactor = p.kFactor ?? 1;
     if (!(typeof kFactor === 'number' && kFactor >= 1 && kFactor <= 1024)) throw new ZipmlError('E_ARG', `kFactor must be a number in 1..1024, got ${String(p.kFactor)}`);
     if (p.filter !== undefined && !(p.filter instanceof IdSet) && typeof p.filter !== 'function') throw new ZipmlError('E_ARG', 'filter must be an IdSet or a function of the id');
+    if (p.rerank !== undefined && p.rerank !== 'kFactor' && p.rerank !== 'bound') throw new ZipmlError('E_ARG', `rerank must be 'kFactor' or 'bound', got ${String(p.rerank)}`);
     return { nq, nprobe: Math.min(nprobe, nlist), kFactor };
   }
 
@@ -430,7 +453,7 @@ export class VectorIndex {
     const res = this.emptyResult(nq, k);
     if (!this.trainedFlag || this.ids.count === 0) return res;
     const q = this.prepareRows(queries, 'search');
-    const kc = this.refineCodec ? Math.min(Math.ceil(k * kFactor), 1 << 20) : k;
+    const kc = this.refineCodec && params.rerank !== 'bound' ? Math.min(Math.ceil(k * kFactor), 1 << 20) : k;
     const accept = this.acceptor(params.filter);
     const colls: TopK[] = [];
     if (this.recipe.nlist === 0 && this.recipe.codec === 'Flat' && nq > 1) {
@@ -441,7 +464,7 @@ export class VectorIndex {
       for (let i = 0; i < nq; i++) {
         if ((i & 63) === 63) throwIfAborted(params.signal, 'search');
         const c = new TopK(kc);
-        this.scanQuery(q.subarray(i * this.d, (i + 1) * this.d), nprobe, c, accept, scratch);
+        this.scanQuery(q.subarray(i * this.d, (i + 1) * this.d), nprobe, c, accept, scratch, params.rerank);
         colls.push(c);
       }
     }
@@ -589,7 +612,7 @@ export class VectorIndex {
   }
 
   /** Scans the probed lists' codes for one prepared query into the collector. */
-  private scanQuery(q: Float32Array, nprobe: number, coll: Collector, accept: ((slot: number) => boolean) | null, scratch: Float32Array): void {
+  private scanQuery(q: Float32Array, nprobe: number, coll: Collector, accept: ((slot: number) => boolean) | null, scratch: Float32Array, rerank: 'kFactor' | 'bound' = 'kFactor'): void {
     const d = this.d;
     const { lists, coarse } = this.probe(q, nprobe);
     const cm = this.codecMetric;
@@ -599,6 +622,10 @@ export class VectorIndex {
     }
     let listFn: (l: number) => ScanFn;
     let bias: (l: number) => number = () => 0;
+    if (this.codec instanceof RaBitQCodec && cm === 'l2' && coll instanceof TopK && rerank === 'bound') {
+      this.scanRaBitQ(this.codec, q, lists, coll, accept);
+      return;
+    }
     if (this.codec instanceof ProductQuantizer) {
       const pq = this.codec;
       const { M, nbits, codeSize } = pq;
@@ -723,6 +750,46 @@ export class VectorIndex {
       const li = this.lists.list(l);
       fastScanInto(coll, this.cache.packed![l]!, li.n, M, quantized[i]!, { labels: li.slots, filter });
     });
+  }
+
+  /**
+   * RaBitQ (L2) in the fast-scan layout with its error bound (src/vectors/fastscan/rabitq.ts):
+   * per probed list, estimates and bounds for every row from the integer kernel, then exact
+   * values — the refinement codes when the index has them, else the codec's own estimator (with
+   * its extended bits for RaBitQ2..9) — only for rows whose lower bound can still enter the top-k.
+   */
+  private scanRaBitQ(codec: RaBitQCodec, q: Float32Array, lists: number[], coll: TopK, accept: ((slot: number) => boolean) | null): void {
+    const d = this.d;
+    if (!this.cache.rabitq) {
+      this.cache.rabitq = [];
+      for (let l = 0; l < this.lists.nlist; l++) {
+        const li = this.lists.list(l);
+        this.cache.rabitq.push(packRaBitQ(codec, li.codes, li.n));
+      }
+    }
+    const resid = new Float32Array(d);
+    for (const l of lists) {
+      const li = this.lists.list(l);
+      if (li.n === 0) continue;
+      let query = q;
+      if (this.byResidual) {
+        const c = this.centroids!;
+        for (let j = 0; j < d; j++) resid[j] = q[j]! - c[l * d + j]!;
+        query = resid;
+      }
+      const rq = rabitqQuery(codec, query, 'l2');
+      const exact = this.refineCodec
+        ? (rows: Int32Array, out: Float32Array) => {
+          const slots = Float64Array.from(rows, (r) => li.slots[r]!);
+          out.set(this.refineValues(q, slots));
+        }
+        : codecReranker(codec, query, 'l2', li.codes);
+      const r = rabitqSearch(this.cache.rabitq[l]!, rq, coll.k, exact, { labels: li.slots, filter: accept ?? undefined });
+      for (let i = 0; i < r.rows.length; i++) {
+        const v = r.dist[i]!;
+        if (v <= coll.threshold) coll.push(v, r.rows[i]!);
+      }
+    }
   }
 
   /** Exact flat index, one query: the rows stay resident in kernel memory. */

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { type ModelFormat, bufferSource, checkLayout, fileSource, readModelLayout, readModelLayoutFile, siblingSidecar } from '../../../src/tensors/layout.js';
 import { encodeGguf } from '../../../src/tensors/formats/gguf.js';
 import { specialFloatsSafetensors } from '../../../src/tensors/formats/special-floats.js';
-import { BENCH_MODULES, DATA, assertLayoutSane, rejectsWith } from './util.js';
+import { BENCH_MODULES, DATA, assertLayoutSane, fuzzLayout, rejectsWith, sharedFile } from './util.js';
 
 const REAL: [string, ModelFormat, number][] = [
   ['models/silero_vad/silero_vad_16k.safetensors', 'safetensors', 15],
@@ -60,6 +60,17 @@ test('readModelLayout: sniffs written files without a file name; an ONNX-looking
   await rejectsWith(readModelLayout(bufferSource(gg.subarray(0, 30))), 'E_TRUNCATED');
 });
 
+test('readModelLayout: an unrelated or broken model.json next to a .bin does not make it TFJS', async () => {
+  const { encodeLlama2c, llama2cTensorShapes } = await import('../../../src/tensors/formats/llama2c.js');
+  const cfg = { dim: 4, hiddenDim: 3, nLayers: 1, nHeads: 2, nKvHeads: 1, vocabSize: 5, seqLen: 2, sharedClassifier: true };
+  const weights = Object.fromEntries(llama2cTensorShapes(cfg).map(({ name, shape }) => [name, new Float32Array(shape.reduce((a, b) => a * b, 1))]));
+  const bin = bufferSource(await encodeLlama2c(cfg, weights));
+  const json = (text: string) => async (n: string) => (n === 'model.json' ? bufferSource(new TextEncoder().encode(text)) : undefined);
+  const other = JSON.stringify({ weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: [] }] });
+  assert.equal((await readModelLayout(bin, { fileName: 'stories.bin', sidecar: json(other) })).format, 'llama2c');
+  assert.equal((await readModelLayout(bin, { fileName: 'stories.bin', sidecar: json('{not json') })).format, 'llama2c');
+});
+
 test('byte sources: bounds, fileSource reads and closes, the sidecar sandbox', async () => {
   const b = bufferSource(Uint8Array.from([1, 2, 3, 4]));
   assert.deepEqual([...(await b.read(1, 2))], [2, 3]);
@@ -92,4 +103,20 @@ test('checkLayout: overlap, out of range and size mismatches are refused', () =>
   assert.throws(() => checkLayout({ ...base, tensors: [{ name: 'a', dtype: 'U8', shape: [8], offset: 96, byteLength: 8 }] }), /past the end/);
   assert.throws(() => checkLayout({ ...base, tensors: [{ name: 'a', dtype: 'F16', shape: [3], offset: 0, byteLength: 8 }] }), /needs 6/);
   assertLayoutSane({ ...base, tensors: [] }, 100);
+});
+
+test('readModelLayout: sniffing mutated files of every format gives ZipmlError or a sane layout', async (t) => {
+  const files: [string, Uint8Array][] = [
+    ['x.safetensors', await specialFloatsSafetensors(32)],
+    ['x.gguf', await encodeGguf([{ name: 'w', dtype: 'GGML_Q4_0', shape: [32], data: new Uint8Array(18) }])],
+  ];
+  for (const rel of ['models/tflite/hello_world_int8.tflite', 'models/rwkv/tiny-rwkv-5v2-730K-Q5_1.bin']) {
+    const b = await sharedFile(t, rel);
+    if (b) files.push([rel, rel.endsWith('.bin') ? b.subarray(0, 24 + 64 * 1024) : b]);
+  }
+  for (const [name, bytes] of files) {
+    // The truncated rwkv prefix is itself invalid; mutations of it still must not crash.
+    await fuzzLayout(bytes, 400, 41, (s) => readModelLayout(s, { fileName: name }));
+    await fuzzLayout(bytes, 200, 43, (s) => readModelLayout(s));
+  }
 });

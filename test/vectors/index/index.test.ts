@@ -356,3 +356,47 @@ test('fast-scan (long lists) and the float table scan rank the same codes alike'
   assert.ok(same / (nq * k) >= 0.9, `overlap ${same / (nq * k)}`);
   for (let i = 0; i < nq * k; i++) assert.ok(Math.abs(a.distances[i]! - b.distances[i]!) <= 0.05 * Math.max(1, b.distances[i]!));
 });
+
+test("RaBitQ with rerank: 'bound' — exact re-ranking driven by the estimator's error bound", () => {
+  const d = 32, n = 5000, nq = 30, k = 10;
+  const base = clustered(n, d, 23), q = clustered(nq, d, 24);
+  const gt = knn(base, q, d, k);
+  for (const f of ['RaBitQ,RFlat', 'IVF8,RaBitQ,RFlat', 'IVF8,RaBitQ4']) {
+    const ix = indexFactory(d, f);
+    ix.train(base, { seed: 6 });
+    ix.add(base);
+    const r = ix.search(q, k, { nprobe: 8, rerank: 'bound', filter: (id) => (id as number) !== gt.ids[0] });
+    assert.ok(!Array.from(r.ids.subarray(0, k)).includes(gt.ids[0]!), `${f}: filtered id returned`);
+    const all = ix.search(q, k, { nprobe: 8, rerank: 'bound' });
+    const rec = recallAt(all.ids, gt.ids, nq, k);
+    // With exact re-ranking (RFlat) the bound finds the true neighbours of the probed lists.
+    assert.ok(rec >= (f.endsWith('RFlat') ? 0.98 : 0.7), `${f}: recall ${rec}`);
+  }
+  assert.throws(() => indexFactory(d, 'Flat').search(q, 1, { rerank: 'x' as 'bound' }), (e) => isZipmlError(e) && e.code === 'E_ARG');
+});
+
+test('implicit ids (0, 1, 2, … in insertion order) are stored as nothing, and turn explicit when needed', async () => {
+  const { readContainer } = await import('../../../src/core/container.js');
+  const d = 4;
+  const x = intVectors(300, d, 25);
+  const ix = indexFactory(d, 'Flat');
+  ix.train(x);
+  ix.add(x.subarray(0, 100 * d));
+  ix.add(x.subarray(100 * d), Array.from({ length: 200 }, (_, i) => 100 + i)); // continues the pattern
+  assert.equal(ix.ids.implicit, true);
+  assert.equal(readContainer(saveIndex(ix)).has('ids'), false);
+  ix.remove([7]);
+  assert.equal(ix.has(7), false);
+  assert.equal(ix.ids.implicit, true);
+  const back = loadIndex(saveIndex(ix));
+  assert.equal(back.has(7), false);
+  assert.equal(back.has(8), true);
+  assert.deepEqual(back.search(x, 3), ix.search(x, 3));
+  ix.compact(); // renumbers slots: ids become explicit
+  assert.equal(ix.ids.implicit, false);
+  assert.equal(readContainer(saveIndex(ix)).has('ids'), true);
+  assert.deepEqual(ix.search(x, 3), back.search(x, 3));
+  back.add(x.subarray(0, d), [7]); // a gap refilled: explicit
+  assert.equal(back.ids.implicit, false);
+  assert.equal(back.search(x.subarray(0, d), 2).ids.includes(7), true);
+});
