@@ -236,6 +236,23 @@ export class RaBitQCodec implements VectorCodec {
     return (codes, n, out) => f(codes, n, out, null);
   }
 
+  /** P(x − c): the rotated residual the estimator works on (one vector). */
+  rotatedResidual(x: Float32Array): Float32Array {
+    checkQuery(x, this.d, `${this.name} rotatedResidual`);
+    return this.residuals(x, 1);
+  }
+
+  /**
+   * 'l2' distances from a query given as its rotated residual P(q − c) (see rotatedResidual):
+   * an IVF index rotates the query once and forms each list's residual P(q − c_l − c) as
+   * P(q − c) − P·c_l, instead of a d×d rotation per probed list. Equal to distances() up to
+   * float rounding.
+   */
+  distancesRotatedL2(rotated: Float32Array): (codes: Uint8Array, n: number, out: Float32Array) => void {
+    const f = this.distancesWithBound(rotated, 'l2', rotated);
+    return (codes, n, out) => f(codes, n, out, null);
+  }
+
   /**
    * The estimator and, when `bound` is given, its error bound per code: |true − estimate| ≤
    * bound[i] with probability about 1 − 2(1 − Φ(ε₀)) per pair. For l2 the bound is twice the
@@ -245,12 +262,13 @@ export class RaBitQCodec implements VectorCodec {
    * c + Pᵀ(scale·ȳ), whose inner products with (q − c) equal the estimator's, but the estimator
    * uses the stored |o−c|² and ⟨c, o−c⟩ where decoding would use the reconstruction's own.
    */
-  distancesWithBound(query: Float32Array, metric: Metric): BoundedDistances {
+  distancesWithBound(query: Float32Array, metric: Metric, rotated?: Float32Array): BoundedDistances {
     const d = this.d, cs = this.codeSize, m = this.signBytes, B = this.exBits;
     checkQuery(query, d, `${this.name} distances`);
     if (!this.trained) throw notTrained(this.name, 'distances');
     checkMetric(metric, this.name);
-    const q = this.residuals(query, 1);
+    if (rotated && (metric !== 'l2' || rotated.length !== d)) throw new ZipmlError('E_ARG', `${this.name} distances: a rotated residual needs 'l2' and ${d} values`);
+    const q = rotated ?? this.residuals(query, 1);
     let qr2 = 0, sumQ = 0, qDotC = 0, qn2 = 0, cn2 = 0;
     for (let j = 0; j < d; j++) {
       qr2 += q[j]! * q[j]!;

@@ -124,6 +124,8 @@ interface SearchCache {
   residentPQ?: ResidentPQLists | null;
   /** Fast-scan: each list's codes in the packed block layout. */
   packed?: Uint8Array[];
+  /** RaBitQ under IVF: the codec's rotation applied to the coarse centroids. */
+  rotatedCentroids?: Float32Array;
   /** RaBitQ: each list's sign bits in the fast-scan layout, with the per-row factors. */
   rabitq?: RaBitQFastScan[];
   exact?: ResidentRows;
@@ -657,6 +659,16 @@ export class VectorIndex {
           return (codes, n, out) => lutScan(t, codes, n, codeSize, M, nbits, out);
         };
       }
+    } else if (this.byResidual && cm === 'l2' && this.codec instanceof RaBitQCodec && (this.codec.rotation?.dOut ?? d) === d) {
+      // Rotate the query once; each list's rotated residual is P(q − c) − P·c_l.
+      const codec = this.codec;
+      const rq = codec.rotatedResidual(q);
+      const pc = this.cache.rotatedCentroids ??= codec.rotation ? codec.rotation.apply(this.centroids!) : this.centroids!;
+      const resid = new Float32Array(d);
+      listFn = (l) => {
+        for (let j = 0; j < d; j++) resid[j] = rq[j]! - pc[l * d + j]!;
+        return codec.distancesRotatedL2(resid);
+      };
     } else if (this.byResidual && cm === 'l2') {
       const resid = new Float32Array(d);
       const c = this.centroids!;
