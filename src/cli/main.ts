@@ -14,6 +14,7 @@ import { kernelPath } from '../kernels/loader.js';
 import { readContainer } from '../core/container.js';
 import { progressBar } from './progress.js';
 import { runDemo } from './demo.js';
+import { registerTensorCommands, inspectTensorFile } from './tensors.js';
 
 const VERSION = '0.1.0';
 
@@ -99,9 +100,10 @@ program
 
 program
   .command('inspect')
-  .description('describe a zipml container or entropy frame')
+  .description('describe a model file, a packed model, a zipml container or an entropy frame')
   .argument('<file>')
   .action(async (file: string) => {
+    if (await inspectTensorFile(file)) return;
     const bytes = await readInput(file);
     if (bytes[0] === 0x89) {
       const c = readContainer(bytes);
@@ -114,6 +116,8 @@ program
       console.log(JSON.stringify({ format: 'entropy frame', contentSize: info.contentSize, frameSize: info.frameSize, blockSize: info.blockSize, blocks: count }, null, 2));
     }
   });
+
+registerTensorCommands(program);
 
 program
   .command('kernels')

@@ -65,6 +65,16 @@ export function schemeElementBytes(s: GroupScheme): number {
   }
 }
 
+const DTYPE_SCHEMES: Record<string, GroupScheme> = {
+  F32: 'f32', BF16: 'bf16', F16: 'f16', F64: 'b8', I64: 'b8', U64: 'b8', I32: 'b4', U32: 'b4', I16: 'b2', U16: 'b2',
+};
+
+/** The grouping for a tensor dtype: 1-byte types, ggml blocks and odd sizes go as plain bytes. */
+export function schemeForDtype(dtype: string, byteLength: number): GroupScheme {
+  const s = DTYPE_SCHEMES[dtype] ?? 'b1';
+  return byteLength % schemeElementBytes(s) === 0 ? s : 'b1';
+}
+
 function u32View(a: Uint8Array, n: number): Uint32Array {
   return (a.byteOffset & 3) === 0 ? new Uint32Array(a.buffer, a.byteOffset, n) : new Uint32Array(a.slice(0, n * 4).buffer);
 }
