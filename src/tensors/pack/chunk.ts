@@ -20,12 +20,29 @@ export const enum StreamType {
 }
 export const STREAM_TYPE_NAMES = ['raw', 'rle', 'huffman', 'rans'] as const;
 
-/** How the chunk's bytes were split before coding. */
+/** How the chunk's bytes were split before coding (its first byte). */
 export const enum ChunkLayout {
   /** One stream per byte position of the lane's scheme. */
   Grouped = 0,
   /** One stream: the chunk's bytes as they are. */
   Plain = 1,
+  /** Grouped as f32 whatever the lane (structure bytes of unknown formats that hold floats). */
+  AsF32 = 2,
+  /** Grouped as a 16-bit float. */
+  AsF16 = 3,
+}
+
+/** The grouping a chunk layout byte stands for, in a lane of `scheme`; undefined if invalid. */
+function layoutScheme(layout: number, scheme: GroupScheme): GroupScheme | undefined {
+  return [scheme, 'b1', 'f32', 'f16'][layout] as GroupScheme | undefined;
+}
+
+export interface ChunkEncodeOptions {
+  /**
+   * Also try the chunk plain and grouped as f32 and f16, and keep the smallest (for structure
+   * bytes, whose content is unknown: a file whose format is not recognized is all structure).
+   */
+  tryLayouts?: boolean;
 }
 
 /** Largest chunk the format allows (the core coders' block limit). */
@@ -44,6 +61,8 @@ export interface StreamRecord {
 
 export interface ChunkInfo {
   layout: ChunkLayout;
+  /** The grouping the layout stands for. */
+  scheme: GroupScheme;
   streams: StreamRecord[];
 }
 
@@ -92,7 +111,20 @@ function assemble(layout: ChunkLayout, parts: Array<{ type: StreamType; payload:
 }
 
 /** Encodes one chunk of a lane with grouping `scheme`. */
-export function encodeChunk(data: Uint8Array, scheme: GroupScheme): Uint8Array {
+export function encodeChunk(data: Uint8Array, scheme: GroupScheme, opts: ChunkEncodeOptions = {}): Uint8Array {
+  let best = encodeAs(data, scheme, ChunkLayout.Grouped);
+  if (opts.tryLayouts) {
+    for (const layout of [ChunkLayout.Plain, ChunkLayout.AsF32, ChunkLayout.AsF16]) {
+      const s = layoutScheme(layout, scheme)!;
+      if (s === scheme || data.length % schemeElementBytes(s) !== 0) continue;
+      const p = encodeAs(data, s, layout);
+      if (p.length < best.length) best = p;
+    }
+  }
+  return best;
+}
+
+function encodeAs(data: Uint8Array, scheme: GroupScheme, layout: ChunkLayout): Uint8Array {
   const e = schemeElementBytes(scheme);
   if (data.length < 1 || data.length > MAX_CHUNK_BYTES || data.length % e !== 0) {
     throw new ZipmlError('E_ARG', `chunk of ${data.length} bytes: need 1..${MAX_CHUNK_BYTES}, a multiple of ${e}`);
@@ -113,15 +145,15 @@ export function encodeChunk(data: Uint8Array, scheme: GroupScheme): Uint8Array {
       const hist = new Uint32Array(k.memory.buffer, hists + i * 1024, 256).slice();
       parts.push(encodeStream(k.u8.subarray(streamsAt + i * m, streamsAt + (i + 1) * m), hist));
     }
-    return assemble(ChunkLayout.Grouped, parts);
+    return assemble(layout, parts);
   }
-  if (e === 1) return assemble(ChunkLayout.Grouped, [encodeStream(data)]);
+  if (e === 1) return assemble(layout, [encodeStream(data)]);
   const grouped = new Uint8Array(data.length);
   groupBytes(scheme, data, grouped);
   const m = data.length / e;
   const parts = [];
   for (let k = 0; k < e; k++) parts.push(encodeStream(grouped.subarray(k * m, (k + 1) * m)));
-  return assemble(ChunkLayout.Grouped, parts);
+  return assemble(layout, parts);
 }
 
 /**
@@ -131,11 +163,10 @@ export function encodeChunk(data: Uint8Array, scheme: GroupScheme): Uint8Array {
 export function chunkInfo(payload: Uint8Array, scheme: GroupScheme, n: number): ChunkInfo {
   if (payload.length < 1) throw new ZipmlError('E_TRUNCATED', 'chunk payload is empty', { offset: 0 });
   const layout = payload[0]!;
-  if (layout !== ChunkLayout.Grouped && layout !== ChunkLayout.Plain) {
-    throw new ZipmlError('E_CORRUPT', `chunk layout ${layout} is not 0 (grouped) or 1 (plain)`, { offset: 0 });
-  }
-  const e = layout === ChunkLayout.Plain ? 1 : schemeElementBytes(scheme);
-  if (n % e !== 0) throw new ZipmlError('E_CORRUPT', `chunk of ${n} bytes is not a multiple of the ${e}-byte ${scheme} element`);
+  const eff = layoutScheme(layout, scheme);
+  if (!eff) throw new ZipmlError('E_CORRUPT', `chunk layout ${layout} is not 0..3`, { offset: 0 });
+  const e = schemeElementBytes(eff);
+  if (n % e !== 0) throw new ZipmlError('E_CORRUPT', `chunk of ${n} bytes is not a multiple of the ${e}-byte ${eff} element`);
   const size = n / e;
   const streams: StreamRecord[] = [];
   let pos = 1;
@@ -158,7 +189,7 @@ export function chunkInfo(payload: Uint8Array, scheme: GroupScheme, n: number): 
     pos += s.length;
   }
   if (pos !== payload.length) throw new ZipmlError('E_CORRUPT', `chunk has ${payload.length - pos} bytes after its last stream`, { offset: pos });
-  return { layout, streams };
+  return { layout, scheme: eff, streams };
 }
 
 function decodeStream(payload: Uint8Array, s: StreamRecord, scratch: Uint8Array): Uint8Array {
@@ -182,7 +213,8 @@ function decodeStream(payload: Uint8Array, s: StreamRecord, scratch: Uint8Array)
 /** Decodes a chunk payload into `out` (out.length = the chunk's decoded size). */
 export function decodeChunk(payload: Uint8Array, scheme: GroupScheme, out: Uint8Array): void {
   const info = chunkInfo(payload, scheme, out.length);
-  if (info.layout === ChunkLayout.Plain || info.streams.length === 1) {
+  scheme = info.scheme;
+  if (info.streams.length === 1) {
     const s = info.streams[0]!;
     const r = decodeStream(payload, s, out);
     if (r !== out) out.set(r);

@@ -281,7 +281,8 @@ export async function packModel(src: ByteSource, sink: PackSink, opts: PackOptio
   async function* payloads(): AsyncGenerator<Uint8Array> {
     const it = ordered(source(), runner.window, async (job: Job) => {
       const size = job.data.length;
-      const payload = await runner.encode(job.data, lanes[job.lane]!.info.scheme);
+      const L = lanes[job.lane]!.info;
+      const payload = await runner.encode(job.data, L.scheme, { tryLayouts: L.name === 'structure' || L.name === 'bytes' });
       return { lane: job.lane, size, payload };
     });
     for await (const r of it) {

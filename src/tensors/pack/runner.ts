@@ -6,6 +6,7 @@ import { ZipmlError, throwIfAborted } from '../../core/errors.js';
 import { WorkerPool, defaultPool } from '../../core/workers/pool.js';
 import { encodeChunkTask, decodeChunkTask } from './tasks.js';
 import type { GroupScheme } from './grouping.js';
+import type { ChunkEncodeOptions } from './chunk.js';
 
 const TASKS = new URL('./tasks.js', import.meta.url);
 
@@ -35,10 +36,10 @@ export class ChunkRunner {
     return this.threads === 1 ? 1 : this.threads * 3;
   }
 
-  encode(data: Uint8Array, scheme: GroupScheme): Promise<Uint8Array> {
+  encode(data: Uint8Array, scheme: GroupScheme, opts: ChunkEncodeOptions): Promise<Uint8Array> {
     throwIfAborted(this.signal, 'pack');
-    if (!this.pool) return Promise.resolve().then(() => encodeChunkTask(data, scheme));
-    return this.pool.run<Uint8Array>({ module: TASKS, fn: 'encodeChunkTask' }, [data, scheme], { transfer: [data.buffer], signal: this.signal });
+    if (!this.pool) return Promise.resolve().then(() => encodeChunkTask(data, scheme, opts));
+    return this.pool.run<Uint8Array>({ module: TASKS, fn: 'encodeChunkTask' }, [data, scheme, opts], { transfer: [data.buffer], signal: this.signal });
   }
 
   decode(payload: Uint8Array, scheme: GroupScheme, size: number, checksum: number, where: string): Promise<Uint8Array> {

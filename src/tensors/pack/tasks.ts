@@ -4,11 +4,11 @@
  */
 import { ZipmlError } from '../../core/errors.js';
 import { xxh32 } from '../../core/checksum.js';
-import { encodeChunk, decodeChunk } from './chunk.js';
+import { encodeChunk, decodeChunk, type ChunkEncodeOptions } from './chunk.js';
 import type { GroupScheme } from './grouping.js';
 
-export function encodeChunkTask(data: Uint8Array, scheme: GroupScheme): Uint8Array {
-  return encodeChunk(data, scheme);
+export function encodeChunkTask(data: Uint8Array, scheme: GroupScheme, opts: ChunkEncodeOptions): Uint8Array {
+  return encodeChunk(data, scheme, opts);
 }
 
 /** Checks the payload's XXH32 from the index, then decodes it to `size` bytes. */
