@@ -28,10 +28,36 @@ export function decodeUtf8(bytes: Uint8Array, what: string, offset: number): str
   }
 }
 
+/** E_TRUNCATED raised when a Cursor runs off its buffer (which may be only a prefix of the file). */
+export class BufferEnd extends ZipmlError {
+  constructor(message: string, offset: number) {
+    super('E_TRUNCATED', message, { offset });
+  }
+}
+
+/**
+ * Runs a synchronous header parser on a prefix of the file, starting at `first` bytes and growing
+ * fourfold whenever the parser runs off the prefix, up to `max` bytes (then E_LIMIT). For formats
+ * whose header length is not stated up front (GGUF, protobuf, flatbuffers).
+ */
+export async function parsePrefix<T>(src: ByteSource, first: number, max: number, what: string, parse: (buf: Uint8Array) => T, signal?: AbortSignal): Promise<T> {
+  let n = Math.min(src.size, first, max);
+  for (;;) {
+    const buf = await readExact(src, 0, n, what, signal);
+    try {
+      return parse(buf);
+    } catch (e) {
+      if (!(e instanceof BufferEnd) || n >= src.size) throw e;
+      if (n >= max) throw new ZipmlError('E_LIMIT', `${what}: header is larger than the limit of ${max} bytes`, { offset: n });
+      n = Math.min(src.size, max, n * 4);
+    }
+  }
+}
+
 /** Reads little-endian values from `buf`, which holds the file's bytes from `base` on. */
 export class Cursor {
   pos = 0;
-  private readonly dv: DataView;
+  readonly dv: DataView;
   constructor(readonly buf: Uint8Array, readonly base: number, readonly what: string) {
     this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
@@ -44,7 +70,7 @@ export class Cursor {
   }
   need(n: number, field: string): void {
     if (n > this.buf.length - this.pos) {
-      throw new ZipmlError('E_TRUNCATED', `${this.what}: ends inside ${field} (${n} bytes needed, ${this.buf.length - this.pos} left)`, { offset: this.at });
+      throw new BufferEnd(`${this.what}: ends inside ${field} (${n} bytes needed, ${this.buf.length - this.pos} left)`, this.at);
     }
   }
   u8(field: string): number {
