@@ -13,3 +13,4 @@ export * from './entropy/frame.js';
 export { compressAsync, decompressAsync, type ParallelOptions } from './entropy/frame-parallel.js';
 export { WorkerPool, defaultPool, closeDefaultPool, type WorkerTask, type RunOptions, type WorkerPoolOptions, type TransferItem } from './workers/pool.js';
 export { SeededRandom } from './random.js';
+export * from './lz/index.js';
