@@ -9,6 +9,7 @@ import { readVarint, varintSize, writeVarint } from '../../core/bits.js';
 import { histogram, entropyBits } from '../../core/entropy/histogram.js';
 import { huffmanEncodeBlock, huffmanDecodeBlock } from '../../core/entropy/huffman.js';
 import { ransEncodeBlock, ransDecodeBlock } from '../../core/entropy/rans.js';
+import { lzEncode, lzDecode } from '../../core/lz/index.js';
 import { groupBytes, ungroupBytes, schemeElementBytes, bytegroupKernel, kernelGroup, kernelUngroup, type GroupScheme } from './grouping.js';
 
 /** How one stream of a chunk is stored. */
@@ -17,8 +18,10 @@ export const enum StreamType {
   Rle = 1,
   Huffman = 2,
   Rans = 3,
+  /** LZ77 + adaptive range coding (src/core/lz): repeats and byte contexts order-0 cannot see. */
+  Lz = 4,
 }
-export const STREAM_TYPE_NAMES = ['raw', 'rle', 'huffman', 'rans'] as const;
+export const STREAM_TYPE_NAMES = ['raw', 'rle', 'huffman', 'rans', 'lz'] as const;
 
 /** How the chunk's bytes were split before coding (its first byte). */
 export const enum ChunkLayout {
@@ -38,6 +41,13 @@ function layoutScheme(layout: number, scheme: GroupScheme): GroupScheme | undefi
 }
 
 export interface ChunkEncodeOptions {
+  /**
+   * LZ level 1..9 to try the chunk with src/core/lz as well (0: never). It is tried on 1-byte
+   * lanes (int8 weights, quantized blocks, structure), where byte contexts help, and on chunks in
+   * which a quick scan finds repeated 8-byte runs (fixed bases such as Silero's STFT); it is kept
+   * only when it saves at least LZ_MIN_GAIN, because it decodes far slower than Huffman.
+   */
+  lzLevel?: number;
   /**
    * Also try the chunk plain and grouped as f32 and f16, and keep the smallest (for structure
    * bytes, whose content is unknown: a file whose format is not recognized is all structure).
@@ -110,6 +120,47 @@ function assemble(layout: ChunkLayout, parts: Array<{ type: StreamType; payload:
   return out;
 }
 
+/** LZ must beat the best order-0 form by this share of the chunk to be kept. */
+export const LZ_MIN_GAIN = 0.01;
+/** Shares of repeated 8-byte runs / repeated 4-byte values above which LZ is tried (repeatShares). */
+const REPEAT_RUNS = 0.02;
+const REPEAT_VALUES = 0.25;
+
+/**
+ * How much a chunk repeats, from one pass over its 4-byte words: the share of words equal to one
+ * seen earlier (`values`; learned f32 weights almost never repeat, a fixed basis or a lookup table
+ * does) and the share starting an 8-byte run seen earlier (`runs`). Hash tables, so both are
+ * lower bounds. All-zero words are skipped: runs of zeros are order-0's business.
+ */
+export function repeatShares(data: Uint8Array): { values: number; runs: number } {
+  const n = (data.length >>> 2) - 1;
+  if (n < 64) return { values: 0, runs: 0 };
+  const w = (data.byteOffset & 3) === 0 ? new Uint32Array(data.buffer, data.byteOffset, n + 1) : new Uint32Array(data.slice(0, (n + 1) * 4).buffer);
+  const runTable = new Int32Array(1 << 14).fill(-1);
+  const valueTable = new Uint32Array(1 << 16);
+  let runs = 0, values = 0;
+  for (let i = 0; i < n; i++) {
+    const a = w[i]!, b = w[i + 1]!;
+    if (a === 0) continue;
+    const ha = Math.imul(a, 0x9e3779b1);
+    if (valueTable[ha >>> 16] === a) values++;
+    else valueTable[ha >>> 16] = a;
+    const h = (ha ^ Math.imul(b, 0x85ebca77)) >>> 18;
+    const j = runTable[h]!;
+    if (j >= 0 && w[j] === a && w[j + 1] === b) runs++;
+    runTable[h] = i;
+  }
+  return { values: values / n, runs: runs / n };
+}
+
+/** Whether LZ is worth trying on a chunk of a lane of `scheme` (see ChunkEncodeOptions.lzLevel). */
+export function lzWorthTrying(data: Uint8Array, scheme: GroupScheme): boolean {
+  if (scheme === 'b1') return true;
+  const r = repeatShares(data);
+  // 16-bit values repeat by nature (65,536 of them); only runs mean something there.
+  return r.runs > REPEAT_RUNS || (schemeElementBytes(scheme) >= 4 && r.values > REPEAT_VALUES);
+}
+
 /** Encodes one chunk of a lane with grouping `scheme`. */
 export function encodeChunk(data: Uint8Array, scheme: GroupScheme, opts: ChunkEncodeOptions = {}): Uint8Array {
   let best = encodeAs(data, scheme, ChunkLayout.Grouped);
@@ -120,6 +171,11 @@ export function encodeChunk(data: Uint8Array, scheme: GroupScheme, opts: ChunkEn
       const p = encodeAs(data, s, layout);
       if (p.length < best.length) best = p;
     }
+  }
+  const level = opts.lzLevel ?? 0;
+  if (level > 0 && lzWorthTrying(data, scheme)) {
+    const lz = lzEncode(data, { level });
+    if (lz.length + 8 < best.length - data.length * LZ_MIN_GAIN) best = assemble(ChunkLayout.Plain, [{ type: StreamType.Lz, payload: lz }]);
   }
   return best;
 }
@@ -173,7 +229,7 @@ export function chunkInfo(payload: Uint8Array, scheme: GroupScheme, n: number): 
   for (let k = 0; k < e; k++) {
     if (pos >= payload.length) throw new ZipmlError('E_TRUNCATED', `chunk ends inside the record of stream ${k}`, { offset: pos });
     const type = payload[pos]!;
-    if (type > StreamType.Rans) throw new ZipmlError('E_CORRUPT', `stream ${k} has unknown type ${type}`, { offset: pos });
+    if (type > StreamType.Lz) throw new ZipmlError('E_CORRUPT', `stream ${k} has unknown type ${type}`, { offset: pos });
     const { value: length, next } = readVarint(payload, pos + 1);
     streams.push({ type, offset: 0, length, size });
     pos = next;
@@ -206,6 +262,9 @@ function decodeStream(payload: Uint8Array, s: StreamRecord, scratch: Uint8Array)
     case StreamType.Rans:
       if (s.size === 0) throw new ZipmlError('E_CORRUPT', 'rANS stream of 0 bytes');
       ransDecodeBlock(p, scratch);
+      return scratch;
+    case StreamType.Lz:
+      scratch.set(lzDecode(p, s.size, { maxOutputBytes: s.size }));
       return scratch;
   }
 }

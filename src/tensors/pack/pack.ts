@@ -14,7 +14,7 @@ import { xxh32, Xxh32, checksumHex } from '../../core/checksum.js';
 import { ContainerBuilder, type JsonObject } from '../../core/container.js';
 import { f32BitsToF16Bits, f16BitsToF32Bits } from '../../core/dtypes.js';
 import { readModelLayout, type ByteSource, type ModelLayout, type TensorRegion, type LayoutOptions } from '../layout.js';
-import { DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES } from './chunk.js';
+import { DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, lzWorthTrying } from './chunk.js';
 import { schemeForDtype, type GroupScheme } from './grouping.js';
 import { PACK_KIND, PACK_VERSION, encodeIndex, encodeTensorTable, type LaneInfo, type PackMeta, type PackedTensor, type TensorEncoding } from './format.js';
 import { ChunkRunner, ordered, type ThreadOptions } from './runner.js';
@@ -74,6 +74,11 @@ export interface PackOptions extends LongOpOptions, ThreadOptions {
   narrow?: boolean;
   /** Store identical tensors once (default true). */
   dedupe?: boolean;
+  /**
+   * LZ level (1..9) for chunks where LZ may help (1-byte lanes, repeated runs); 0 turns LZ off.
+   * Default 1: src/core/lz decodes at a few MB/s, so it is kept only where it saves ≥ 1%.
+   */
+  lzLevel?: number;
 }
 
 export interface PackResult {
@@ -155,6 +160,8 @@ export async function packModel(src: ByteSource, sink: PackSink, opts: PackOptio
     throw new ZipmlError('E_ARG', `chunkSize must be a multiple of 8 in 4096..${MAX_CHUNK_BYTES}, got ${chunkSize}`);
   }
   const runner = new ChunkRunner(opts);
+  const lzLevel = opts.lzLevel ?? 1;
+  if (!Number.isInteger(lzLevel) || lzLevel < 0 || lzLevel > 9) throw new ZipmlError('E_ARG', `lzLevel must be an integer in 0..9, got ${lzLevel}`);
   const layout = opts.layout ?? (await readModelLayout(src, { fileName: opts.name, sidecar: opts.sidecar, signal: opts.signal }));
   if (layout.fileSize !== src.size) throw new ZipmlError('E_ARG', `layout describes ${layout.fileSize} bytes but the source has ${src.size}`);
   const base = opts.base;
@@ -249,7 +256,12 @@ export async function packModel(src: ByteSource, sink: PackSink, opts: PackOptio
           lane = laneFor(form, form);
         }
       }
-      if (enc === 'plain') lane = laneFor(key, scheme);
+      if (enc === 'plain') {
+        // Tensors that repeat themselves (a fixed basis, a lookup table) get a lane of their own,
+        // so that whole chunks of them meet the LZ coder instead of halves mixed with weights.
+        const repetitive = lzLevel > 0 && scheme !== 'b1' && t.byteLength >= 4096 && lzWorthTrying((await src.read(t.offset, Math.min(t.byteLength, chunkSize))).slice(), scheme);
+        lane = laneFor(repetitive ? `${key}*` : key, scheme);
+      }
       tensors.push({ name: t.name, dtype: t.dtype, shape: t.shape, offset: t.offset, byteLength: t.byteLength, lane: enc === 'dup' ? -1 : lane, enc, ...(of !== undefined ? { of } : {}), ...(baseOffset !== undefined ? { baseOffset } : {}) });
       let done = 0;
       for await (const p of pieces(src, t.offset, t.byteLength, opts.signal)) {
@@ -282,7 +294,7 @@ export async function packModel(src: ByteSource, sink: PackSink, opts: PackOptio
     const it = ordered(source(), runner.window, async (job: Job) => {
       const size = job.data.length;
       const L = lanes[job.lane]!.info;
-      const payload = await runner.encode(job.data, L.scheme, { tryLayouts: L.name === 'structure' || L.name === 'bytes' });
+      const payload = await runner.encode(job.data, L.scheme, { tryLayouts: L.name === 'structure' || L.name === 'bytes', lzLevel });
       return { lane: job.lane, size, payload };
     });
     for await (const r of it) {
