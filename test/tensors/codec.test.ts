@@ -146,3 +146,22 @@ test('chunks: hostile payloads give ZipmlError, never another exception', () => 
     assert.throws(() => decodeChunk(payload.subarray(0, payload.length - 1), scheme, new Uint8Array(data.length)), ZipmlError);
   }
 });
+
+test('chunks: a repetitive f32 chunk (a fixed basis) takes the LZ stream and round-trips', () => {
+  // A cosine basis like an STFT's: few distinct values, repeated in patterns.
+  const n = 64, w = new Float32Array(n * 256);
+  for (let k = 0; k < n; k++) for (let t = 0; t < 256; t++) w[k * 256 + t] = Math.fround(Math.cos((2 * Math.PI * k * t) / 256));
+  const data = u8(w);
+  const withLz = encodeChunk(data, 'f32', { lzLevel: 1 });
+  const without = encodeChunk(data, 'f32');
+  const info = chunkInfo(withLz, 'f32', data.length);
+  assert.equal(info.streams.length, 1);
+  assert.equal(info.streams[0]!.type, StreamType.Lz);
+  assert.ok(withLz.length < without.length * 0.5, `lz ${withLz.length} vs ${without.length}`);
+  const out = new Uint8Array(data.length);
+  decodeChunk(withLz, 'f32', out);
+  assert.ok(bytesEqual(out, data));
+  // Learned weights do not repeat: LZ is not even tried there.
+  const plain = encodeChunk(u8(weights(20_000, 8)), 'f32', { lzLevel: 1 });
+  assert.notEqual(chunkInfo(plain, 'f32', 80_000).streams[0]!.type, StreamType.Lz);
+});

@@ -136,11 +136,14 @@ class LaneDecoder {
   }
 }
 
+/** Narrow values back to F32 bits; `out` may sit at any byte offset (ONNX raw_data is unaligned). */
 function widen(stored: Uint8Array, enc: 'bf16' | 'f16', out: Uint8Array): void {
   const h = new Uint16Array(stored.buffer, stored.byteOffset, stored.length >>> 1);
-  const u = new Uint32Array(out.buffer, out.byteOffset, h.length);
+  const aligned = (out.byteOffset & 3) === 0;
+  const u = aligned ? new Uint32Array(out.buffer, out.byteOffset, h.length) : new Uint32Array(h.length);
   if (enc === 'bf16') for (let i = 0; i < h.length; i++) u[i] = h[i]! << 16;
   else for (let i = 0; i < h.length; i++) u[i] = f16BitsToF32Bits(h[i]!);
+  if (!aligned) out.set(new Uint8Array(u.buffer));
 }
 
 /** Largest piece produced at once. */
