@@ -125,6 +125,8 @@ export const LZ_MIN_GAIN = 0.01;
 /** Shares of repeated 8-byte runs / repeated 4-byte values above which LZ is tried (repeatShares). */
 const REPEAT_RUNS = 0.02;
 const REPEAT_VALUES = 0.25;
+/** For 16-bit lanes (a word is a pair of values): learned BF16/F16 weights measure ~0.5%, Silero's basis 3.5-6%. */
+const REPEAT_PAIRS = 0.025;
 
 /**
  * How much a chunk repeats, from one pass over its 4-byte words: the share of words equal to one
@@ -156,9 +158,10 @@ export function repeatShares(data: Uint8Array): { values: number; runs: number }
 /** Whether LZ is worth trying on a chunk of a lane of `scheme` (see ChunkEncodeOptions.lzLevel). */
 export function lzWorthTrying(data: Uint8Array, scheme: GroupScheme): boolean {
   if (scheme === 'b1') return true;
+  // Words are 4 bytes: for 16-bit lanes a repeated word is a repeated pair of values, which
+  // learned weights rarely give (~1-2% of a 64K-value chunk) and a fixed basis often does.
   const r = repeatShares(data);
-  // 16-bit values repeat by nature (65,536 of them); only runs mean something there.
-  return r.runs > REPEAT_RUNS || (schemeElementBytes(scheme) >= 4 && r.values > REPEAT_VALUES);
+  return r.runs > REPEAT_RUNS || r.values > (schemeElementBytes(scheme) === 2 ? REPEAT_PAIRS : REPEAT_VALUES);
 }
 
 /** Encodes one chunk of a lane with grouping `scheme`. */
