@@ -53,6 +53,8 @@ export interface ChunkEncodeOptions {
    * bytes, whose content is unknown: a file whose format is not recognized is all structure).
    */
   tryLayouts?: boolean;
+  /** Try LZ (at lzLevel) without first checking that the chunk repeats itself. */
+  lzAlways?: boolean;
 }
 
 /** Largest chunk the format allows (the core coders' block limit). */
@@ -134,12 +136,16 @@ const REPEAT_PAIRS = 0.025;
  * does) and the share starting an 8-byte run seen earlier (`runs`). Hash tables, so both are
  * lower bounds. All-zero words are skipped: runs of zeros are order-0's business.
  */
+const RUN_TABLE = new Int32Array(1 << 14);
+const VALUE_TABLE = new Uint32Array(1 << 16);
+
 export function repeatShares(data: Uint8Array): { values: number; runs: number } {
-  const n = (data.length >>> 2) - 1;
+  // The first 64 KiB tell: a repetitive tensor repeats from its start.
+  const n = Math.min(data.length >>> 2, 1 << 14) - 1;
   if (n < 64) return { values: 0, runs: 0 };
   const w = (data.byteOffset & 3) === 0 ? new Uint32Array(data.buffer, data.byteOffset, n + 1) : new Uint32Array(data.slice(0, (n + 1) * 4).buffer);
-  const runTable = new Int32Array(1 << 14).fill(-1);
-  const valueTable = new Uint32Array(1 << 16);
+  const runTable = RUN_TABLE.fill(-1);
+  const valueTable = VALUE_TABLE.fill(0);
   let runs = 0, values = 0;
   for (let i = 0; i < n; i++) {
     const a = w[i]!, b = w[i + 1]!;
@@ -176,7 +182,7 @@ export function encodeChunk(data: Uint8Array, scheme: GroupScheme, opts: ChunkEn
     }
   }
   const level = opts.lzLevel ?? 0;
-  if (level > 0 && lzWorthTrying(data, scheme)) {
+  if (level > 0 && (opts.lzAlways || lzWorthTrying(data, scheme))) {
     const lz = lzEncode(data, { level });
     if (lz.length + 8 < best.length - data.length * LZ_MIN_GAIN) best = assemble(ChunkLayout.Plain, [{ type: StreamType.Lz, payload: lz }]);
   }

@@ -96,6 +96,12 @@ export interface PackResult {
 }
 
 const READ_PIECE = 4 << 20;
+/**
+ * Smallest tensor probed for repetition. Below it the LZ coder's fixed costs (optimal parsing at
+ * level 6 runs at well under 1 MB/s here) outweigh what a table of a few KB can save (llama2.c's
+ * 8 KB RoPE tables: 0.05% of the file).
+ */
+const REPETITIVE_MIN_BYTES = 32 << 10;
 
 /** Lane key and grouping of a dtype. */
 function laneOf(dtype: string, byteLength: number): { key: string; scheme: GroupScheme } {
@@ -267,7 +273,7 @@ export async function packModel(src: ByteSource, sink: PackSink, opts: PackOptio
       if (enc === 'plain') {
         // Tensors that repeat themselves (a fixed basis, a lookup table) get a lane of their own,
         // so that whole chunks of them meet the LZ coder instead of halves mixed with weights.
-        const repetitive = lzLevel > 0 && scheme !== 'b1' && t.byteLength >= 4096 && lzWorthTrying((await src.read(t.offset, Math.min(t.byteLength, chunkSize))).slice(), scheme);
+        const repetitive = lzLevel > 0 && scheme !== 'b1' && t.byteLength >= REPETITIVE_MIN_BYTES && lzWorthTrying((await src.read(t.offset, Math.min(t.byteLength, chunkSize))).slice(), scheme);
         lane = laneFor(repetitive ? `${key}*` : key, scheme);
       }
       tensors.push({ name: t.name, dtype: t.dtype, shape: t.shape, offset: t.offset, byteLength: t.byteLength, lane: enc === 'dup' ? -1 : lane, enc, ...(of !== undefined ? { of } : {}), ...(baseOffset !== undefined ? { baseOffset } : {}) });
@@ -302,7 +308,12 @@ export async function packModel(src: ByteSource, sink: PackSink, opts: PackOptio
     const it = ordered(source(), runner.window, async (job: Job) => {
       const size = job.data.length;
       const L = lanes[job.lane]!.info;
-      const payload = await runner.encode(job.data, L.scheme, { tryLayouts: L.name === 'structure' || L.name === 'bytes', lzLevel: L.name.endsWith('*') ? lzRepetitive : lzLevel });
+      const payload = await runner.encode(job.data, L.scheme, {
+        tryLayouts: L.name === 'structure' || L.name === 'bytes',
+        // LZ where it can pay: 1-byte lanes, and the lanes of repetitive tensors. Other tensors
+        // were probed when they were placed and found not to repeat.
+        ...(L.name.endsWith('*') ? { lzLevel: lzRepetitive, lzAlways: true } : { lzLevel: L.scheme === 'b1' ? lzLevel : 0 }),
+      });
       return { lane: job.lane, size, payload };
     });
     for await (const r of it) {
