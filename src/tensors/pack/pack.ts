@@ -102,6 +102,8 @@ const READ_PIECE = 4 << 20;
  * 8 KB RoPE tables: 0.05% of the file).
  */
 const REPETITIVE_MIN_BYTES = 32 << 10;
+/** 1-byte chunks up to this size are LZ-coded at the repetitive level. */
+const SMALL_CHUNK = 64 << 10;
 
 /** Lane key and grouping of a dtype. */
 function laneOf(dtype: string, byteLength: number): { key: string; scheme: GroupScheme } {
@@ -312,7 +314,10 @@ export async function packModel(src: ByteSource, sink: PackSink, opts: PackOptio
         tryLayouts: L.name === 'structure' || L.name === 'bytes',
         // LZ where it can pay: 1-byte lanes, and the lanes of repetitive tensors. Other tensors
         // were probed when they were placed and found not to repeat.
-        ...(L.name.endsWith('*') ? { lzLevel: lzRepetitive, lzAlways: true } : { lzLevel: L.scheme === 'b1' ? lzLevel : 0 }),
+        // Small 1-byte chunks (text sidecars, tokenizers, a small file's structure) get the
+        // repetitive level too: optimal parsing costs little on a few KB and finds far more.
+        ...(L.name.endsWith('*') ? { lzLevel: lzRepetitive, lzAlways: true }
+          : { lzLevel: L.scheme !== 'b1' ? 0 : lzLevel > 0 && job.data.length <= SMALL_CHUNK ? Math.max(lzLevel, lzRepetitive) : lzLevel }),
       });
       return { lane: job.lane, size, payload };
     });
