@@ -32,19 +32,25 @@ export function registerTensorCommands(program: Command): void {
     .option('-o, --output <file>', 'output file (default: <input>.zml)')
     .option('--base <file>', 'earlier checkpoint: store tensors as XOR deltas against it')
     .option('--threads <n>', 'worker threads (default: all cores)', threadsArg)
-    .option('--format <format>', 'container (the only packed format so far)', 'container')
+    .option('--format <format>', "container (streaming, smallest) or safetensors (standard readers list the tensors; built in memory)", 'container')
     .option('--chunk-kib <n>', 'chunk size in KiB (4..1024)', threadsArg)
+    .option('--max', 'also try LZ on every chunk (smaller on some FP16/int8 files, but packs and unpacks at a few MB/s)')
+    .option('--no-lz', 'never use LZ (fastest unpack everywhere)')
     .option('-f, --force', 'replace an existing output file')
-    .action(async (input: string, o: { output?: string; base?: string; threads?: number; format: string; chunkKib?: number; force?: boolean }) => {
-      if (o.format !== 'container') throw new ZipmlError('E_ARG', `--format ${o.format}: only 'container' is supported`);
-      const out = o.output ?? `${input}.zml`;
+    .action(async (input: string, o: { output?: string; base?: string; threads?: number; format: string; chunkKib?: number; max?: boolean; lz: boolean; force?: boolean }) => {
+      if (o.format !== 'container' && o.format !== 'safetensors') throw new ZipmlError('E_ARG', `--format ${o.format}: expected container or safetensors`);
+      const out = o.output ?? (o.format === 'safetensors' ? `${input}.zml.safetensors` : `${input}.zml`);
       const size = (await stat(input).catch((e: Error) => { throw new ZipmlError('E_IO', `cannot read ${input}: ${e.message}`); })).size;
       const bar = progressBar(`pack ${basename(input)}`, size);
       const t0 = performance.now();
-      const r = await packFile(input, out, { overwrite: o.force, threads: o.threads, basePath: o.base, chunkSize: o.chunkKib ? o.chunkKib * 1024 : undefined, onProgress: bar.update });
+      const r = await packFile(input, out, { format: o.format as 'container' | 'safetensors', overwrite: o.force, threads: o.threads, basePath: o.base, chunkSize: o.chunkKib ? o.chunkKib * 1024 : undefined, effort: o.max ? 'max' : 'fast', ...(o.lz ? {} : { lzLevel: 0 }), onProgress: bar.update });
       bar.stop();
       const dt = performance.now() - t0;
       const outSize = (await stat(out)).size;
+      if (!('meta' in r)) {
+        console.log(`${input}: ${size} -> ${outSize} bytes (ratio ${(outSize / Math.max(1, size)).toFixed(4)}), safetensors-compatible, ${mbps(size, dt)} MB/s; wrote ${out}`);
+        return;
+      }
       const tensors = r.meta.tensors;
       const count = (e: string) => tensors.filter((t) => t.enc === e).length;
       console.log(
@@ -63,7 +69,7 @@ export function registerTensorCommands(program: Command): void {
     .option('--no-verify', 'skip the SHA-256 check (chunk and whole-file XXH32 are still checked)')
     .option('-f, --force', 'replace an existing output file')
     .action(async (input: string, o: { output?: string; base?: string; threads?: number; verify: boolean; force?: boolean }) => {
-      const out = o.output ?? (input.endsWith('.zml') ? input.slice(0, -4) : `${input}.out`);
+      const out = o.output ?? (input.endsWith('.zml') ? input.slice(0, -4) : input.endsWith('.zml.safetensors') ? input.slice(0, -16) : `${input}.out`);
       const bar = progressBar(`unpack ${basename(input)}`, 1);
       const t0 = performance.now();
       const meta = await unpackFile(input, out, { overwrite: o.force, threads: o.threads, basePath: o.base, verify: o.verify, onProgress: bar.update });

@@ -10,7 +10,9 @@ import { existsSync, readdirSync, readFileSync, mkdtempSync, rmSync, writeFileSy
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { packBytes, MemoryPackSink, packModel } from '../../src/tensors/pack/pack.js';
+import { packBytes, MemoryPackSink, packModel, type PackResult } from '../../src/tensors/pack/pack.js';
+import { packSafetensorsBytes, unpackSafetensorsBytes, STRUCTURE_TENSOR } from '../../src/tensors/pack/safetensors-out.js';
+import { readSafetensorsLayout } from '../../src/tensors/formats/safetensors.js';
 import { unpackBytes, memoryPackedReader, readPackedTensor, openPacked } from '../../src/tensors/pack/unpack.js';
 import { packFile, unpackFile } from '../../src/tensors/pack/files.js';
 import { Sha256Reference } from '../../src/tensors/pack/sha256.js';
@@ -249,7 +251,7 @@ test('files: pack and unpack on disk, refusal to overwrite, no output left after
   const dir = mkdtempSync(join(tmpdir(), 'zipml-pack-'));
   try {
     const packedPath = join(dir, 'm.zml'), outPath = join(dir, 'm.bin');
-    const r = await packFile(f, packedPath, { threads: 1 });
+    const r = (await packFile(f, packedPath, { threads: 1 })) as PackResult;
     assert.equal(r.meta.source.format, (await readModelLayout(bufferSource(new Uint8Array(readFileSync(f))), { fileName: 'stories260K.bin' })).format);
     await assert.rejects(packFile(f, packedPath, { threads: 1 }), (e: unknown) => e instanceof ZipmlError && e.code === 'E_ARG');
     await unpackFile(packedPath, outPath, { threads: 1 });
@@ -263,5 +265,29 @@ test('files: pack and unpack on disk, refusal to overwrite, no output left after
     assert.deepEqual(readdirSync(dir).sort(), ['bad.zml', 'm.bin', 'm.zml']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('safetensors-compatible output: standard readers list the tensors; unpack restores the file', async (t) => {
+  const f = join(MODELS, 'silero_vad/silero_vad.onnx');
+  if (!existsSync(f)) return t.skip(`missing ${f} (shared data not present)`);
+  const bytes = new Uint8Array(readFileSync(f));
+  const packed = await packSafetensorsBytes(bytes, { name: 'silero_vad.onnx' });
+  const listed = await readSafetensorsLayout(bufferSource(packed));
+  const original = await readModelLayout(bufferSource(bytes), { fileName: 'silero_vad.onnx' });
+  assert.deepEqual(listed.tensors.map((x) => x.name).sort(), [...original.tensors.map((x) => x.name), STRUCTURE_TENSOR].sort());
+  assert.ok(listed.tensors.every((x) => x.dtype === 'U8'));
+  const meta = JSON.parse(listed.metadata.zipml!) as { tensors: Array<{ n: string; d: string; s: number[] }> };
+  assert.deepEqual(meta.tensors.map((x) => [x.n, x.d, x.s]), original.tensors.map((x) => [x.name, x.dtype, x.shape]));
+  assert.ok(packed.length < bytes.length * 0.8, `ratio ${packed.length / bytes.length}`);
+  assert.equal(sha(await unpackSafetensorsBytes(packed)), sha(bytes));
+  const rng = new Rng(17);
+  for (let i = 0; i < 300; i++) {
+    const { data } = mutate(packed, rng);
+    try {
+      assert.ok(bytesEqual(await unpackSafetensorsBytes(data, { verify: false }), bytes));
+    } catch (e) {
+      assert.ok(e instanceof ZipmlError, `mutation ${i}: ${(e as Error).stack}`);
+    }
   }
 });

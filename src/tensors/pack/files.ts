@@ -6,10 +6,16 @@
  */
 import { ZipmlError } from '../../core/errors.js';
 import { ContainerFile, ContainerFileWriter } from '../../core/container-file.js';
-import { fileSource, type ByteSource } from '../layout.js';
+import { fileSource, bufferSource as bufferSourceOf, type ByteSource } from '../layout.js';
 import { packModel, type PackOptions, type PackResult } from './pack.js';
 import { unpackTo, type PackedReader, type UnpackOptions } from './unpack.js';
 import type { PackMeta } from './format.js';
+import { packSafetensorsBytes, unpackSafetensorsBytes } from './safetensors-out.js';
+import { writeFileAtomic } from '../../core/atomic-file.js';
+import { CONTAINER_MAGIC } from '../../core/container.js';
+
+/** Packed file formats: the zipml container (streaming, smallest) or safetensors-compatible (in memory). */
+export type PackedFormat = 'container' | 'safetensors';
 
 /** A packed file on disk as a PackedReader. */
 export async function filePackedReader(path: string): Promise<PackedReader & { close(): Promise<void> }> {
@@ -105,9 +111,20 @@ async function sidecarOf(path: string): Promise<(name: string) => Promise<ByteSo
   };
 }
 
-/** Packs the model file `input` into the packed container `output`. */
-export async function packFile(input: string, output: string, opts: PackOptions & FileOptions & { basePath?: string } = {}): Promise<PackResult> {
+async function readAll(src: ByteSource): Promise<Uint8Array> {
+  if (src.size > 2 ** 31) throw new ZipmlError('E_LIMIT', `the safetensors-compatible format is built in memory; ${src.size} bytes is too large (use the container)`);
+  return src.read(0, src.size);
+}
+
+/** Packs the model file `input` into `output` (the container by default; see PackedFormat). */
+export async function packFile(input: string, output: string, opts: PackOptions & FileOptions & { basePath?: string; format?: PackedFormat } = {}): Promise<PackResult | { format: 'safetensors'; bytes: number }> {
   const { basename } = await import('node:path');
+  if (opts.format === 'safetensors') {
+    if (opts.basePath) throw new ZipmlError('E_ARG', 'checkpoint deltas (--base) need the container format');
+    const packed = await withSource(input, async (src) => packSafetensorsBytes(await readAll(src), { ...opts, name: opts.name ?? basename(input), sidecar: opts.sidecar ?? (await sidecarOf(input)) }));
+    await writeFileAtomic(output, packed, { overwrite: opts.overwrite });
+    return { format: 'safetensors', bytes: packed.length };
+  }
   return withSource(input, async (src) => {
     const run = async (base?: ByteSource): Promise<PackResult> => {
       const w = await ContainerFileWriter.create(output, { overwrite: opts.overwrite });
@@ -127,8 +144,17 @@ export async function packFile(input: string, output: string, opts: PackOptions 
   });
 }
 
-/** Unpacks `input` (a packed container) to `output`, byte for byte the original file. */
-export async function unpackFile(input: string, output: string, opts: UnpackOptions & FileOptions & { basePath?: string } = {}): Promise<PackMeta> {
+/** Unpacks `input` (either packed format) to `output`, byte for byte the original file. */
+export async function unpackFile(input: string, output: string, opts: UnpackOptions & FileOptions & { basePath?: string } = {}): Promise<{ source: PackMeta['source'] }> {
+  const head = await withSource(input, (s) => s.read(0, Math.min(s.size, 8)));
+  if (!(head.length === 8 && CONTAINER_MAGIC.every((b, i) => head[i] === b))) {
+    const packed = await withSource(input, readAll);
+    const bytes = await unpackSafetensorsBytes(packed, { ...opts, maxOutputSize: opts.maxOutputSize ?? 2 ** 31 });
+    await writeFileAtomic(output, bytes, { overwrite: opts.overwrite });
+    const { readSafetensorsLayout } = await import('../formats/safetensors.js');
+    const m = JSON.parse((await readSafetensorsLayout(bufferSourceOf(packed))).metadata.zipml!) as { source: PackMeta['source'] };
+    return { source: m.source };
+  }
   const r = await filePackedReader(input);
   try {
     const run = async (base?: ByteSource): Promise<PackMeta> => {
