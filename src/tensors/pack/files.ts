@@ -102,12 +102,23 @@ async function withSource<T>(path: string, f: (src: ByteSource) => Promise<T>): 
   }
 }
 
-/** Sidecar files (ncnn .param, TFJS model.json, ONNX external data) are looked up beside `path`. */
-async function sidecarOf(path: string): Promise<(name: string) => Promise<ByteSource | undefined>> {
+/**
+ * Sidecar files (ncnn .param, TFJS model.json, ONNX external data) are looked up beside `path`;
+ * `close` closes every one that was opened.
+ */
+async function sidecarOf(path: string): Promise<{ open: (name: string) => Promise<ByteSource | undefined>; close: () => Promise<void> }> {
   const { dirname, join } = await import('node:path');
-  return async (name) => {
-    if (name.includes('..') || name.startsWith('/')) return undefined;
-    return fileSource(join(dirname(path), name)).catch(() => undefined);
+  const opened: Array<{ close(): Promise<void> }> = [];
+  return {
+    open: async (name) => {
+      if (name.includes('..') || name.startsWith('/')) return undefined;
+      const s = await fileSource(join(dirname(path), name)).catch(() => undefined);
+      if (s) opened.push(s);
+      return s;
+    },
+    close: async () => {
+      await Promise.all(opened.map((s) => s.close().catch(() => undefined)));
+    },
   };
 }
 
@@ -121,23 +132,27 @@ export async function packFile(input: string, output: string, opts: PackOptions 
   const { basename } = await import('node:path');
   if (opts.format === 'safetensors') {
     if (opts.basePath) throw new ZipmlError('E_ARG', 'checkpoint deltas (--base) need the container format');
-    const packed = await withSource(input, async (src) => packSafetensorsBytes(await readAll(src), { ...opts, name: opts.name ?? basename(input), sidecar: opts.sidecar ?? (await sidecarOf(input)) }));
+    const side = await sidecarOf(input);
+    const packed = await withSource(input, async (src) => packSafetensorsBytes(await readAll(src), { ...opts, name: opts.name ?? basename(input), sidecar: opts.sidecar ?? side.open })).finally(side.close);
     await writeFileAtomic(output, packed, { overwrite: opts.overwrite });
     return { format: 'safetensors', bytes: packed.length };
   }
   return withSource(input, async (src) => {
     const run = async (base?: ByteSource): Promise<PackResult> => {
       const w = await ContainerFileWriter.create(output, { overwrite: opts.overwrite });
+      const side = await sidecarOf(input);
       try {
         return await packModel(src, w, {
           ...opts,
           name: opts.name ?? basename(input),
-          sidecar: opts.sidecar ?? (await sidecarOf(input)),
+          sidecar: opts.sidecar ?? side.open,
           ...(base ? { base: { source: base, name: basename(opts.basePath!) } } : {}),
         });
       } catch (e) {
         await w.abort();
         throw e;
+      } finally {
+        await side.close();
       }
     };
     return opts.basePath ? withSource(opts.basePath, run) : run();
