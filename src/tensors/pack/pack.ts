@@ -14,7 +14,8 @@ import { xxh32, Xxh32, checksumHex } from '../../core/checksum.js';
 import { ContainerBuilder, type JsonObject } from '../../core/container.js';
 import { f32BitsToF16Bits, f16BitsToF32Bits } from '../../core/dtypes.js';
 import { readModelLayout, type ByteSource, type ModelLayout, type TensorRegion, type LayoutOptions } from '../layout.js';
-import { DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, lzWorthTrying } from './chunk.js';
+import { DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, lzWorthTrying, encodeChunk } from './chunk.js';
+import { lzEncode } from '../../core/lz/index.js';
 import { schemeForDtype, type GroupScheme } from './grouping.js';
 import { PACK_KIND, PACK_VERSION, encodeIndex, encodeTensorTable, type LaneInfo, type PackMeta, type PackedTensor, type TensorEncoding } from './format.js';
 import { ChunkRunner, ordered, type ThreadOptions } from './runner.js';
@@ -164,6 +165,18 @@ async function sameBytes(a: ByteSource, ao: number, b: ByteSource, bo: number, n
   return true;
 }
 
+/**
+ * Whether a tensor repeats itself enough for LZ: the cheap probe (repeated words or runs in its
+ * first 64 KiB) and then a trial on 16 KiB of it, where LZ must beat grouped order-0 coding by a
+ * quarter. The trial keeps a false alarm from sending a large tensor through LZ's slow encoder.
+ */
+async function isRepetitive(src: ByteSource, t: TensorRegion, scheme: GroupScheme, level: number): Promise<boolean> {
+  const head = (await src.read(t.offset, Math.min(t.byteLength, 64 << 10))).slice();
+  if (!lzWorthTrying(head, scheme)) return false;
+  const sample = head.subarray(0, Math.min(head.length, 16 << 10));
+  return lzEncode(sample, { level }).length < encodeChunk(sample, scheme).length * 0.75;
+}
+
 interface Lane {
   info: LaneInfo;
   buf: Uint8Array;
@@ -282,7 +295,7 @@ export async function packModel(src: ByteSource, sink: PackSink, opts: PackOptio
       if (enc === 'plain') {
         // Tensors that repeat themselves (a fixed basis, a lookup table) get a lane of their own,
         // so that whole chunks of them meet the LZ coder instead of halves mixed with weights.
-        const repetitive = lzLevel > 0 && scheme !== 'b1' && t.byteLength >= REPETITIVE_MIN_BYTES && lzWorthTrying((await src.read(t.offset, Math.min(t.byteLength, chunkSize))).slice(), scheme);
+        const repetitive = lzRepetitive > 0 && scheme !== 'b1' && t.byteLength >= REPETITIVE_MIN_BYTES && (await isRepetitive(src, t, scheme, lzRepetitive));
         lane = laneFor(repetitive ? `${key}*` : key, scheme);
       }
       tensors.push({ name: t.name, dtype: t.dtype, shape: t.shape, offset: t.offset, byteLength: t.byteLength, lane: enc === 'dup' ? -1 : lane, enc, ...(of !== undefined ? { of } : {}), ...(baseOffset !== undefined ? { baseOffset } : {}) });
