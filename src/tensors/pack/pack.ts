@@ -110,8 +110,13 @@ const READ_PIECE = 4 << 20;
  * 8 KB RoPE tables: 0.05% of the file).
  */
 const REPETITIVE_MIN_BYTES = 32 << 10;
-/** 1-byte chunks up to this size are LZ-coded at the repetitive level. */
+/**
+ * In files up to SMALL_FILE bytes, 1-byte chunks up to SMALL_CHUNK are LZ-coded at the repetitive
+ * level: there the structure is a real share of the file, and optimal parsing's fixed cost per
+ * call (~0.1 s here) is paid once or twice.
+ */
 const SMALL_CHUNK = 64 << 10;
+const SMALL_FILE = 1 << 20;
 
 /** Lane key and grouping of a dtype. */
 function laneOf(dtype: string, byteLength: number): { key: string; scheme: GroupScheme } {
@@ -137,6 +142,15 @@ function u32s(piece: Uint8Array): Uint32Array {
 async function narrowForm(src: ByteSource, t: TensorRegion, signal?: AbortSignal): Promise<'bf16' | 'f16' | undefined> {
   let bf = true, f16 = true;
   for await (const p of pieces(src, t.offset, t.byteLength, signal)) {
+    // Learned F32 weights fail on their first values: look at those before copying a whole
+    // unaligned piece.
+    const head = u32s(p.subarray(0, Math.min(p.length, 256)));
+    for (let i = 0; i < head.length && (bf || f16); i++) {
+      const v = head[i]!;
+      if (bf && (v & 0xffff) !== 0) bf = false;
+      if (f16 && !bf && f16BitsToF32Bits(f32BitsToF16Bits(v)) !== v) f16 = false;
+    }
+    if (!bf && !f16) return undefined;
     const u = u32s(p);
     for (let i = 0; i < u.length && (bf || f16); i++) {
       const v = u[i]!;
@@ -337,7 +351,7 @@ export async function packModel(src: ByteSource, sink: PackSink, opts: PackOptio
         // Small 1-byte chunks (text sidecars, tokenizers, a small file's structure) get the
         // repetitive level too: optimal parsing costs little on a few KB and finds far more.
         ...(L.name.endsWith('*') || (opts.effort === 'max' && lzRepetitive > 0) ? { lzLevel: lzRepetitive, lzAlways: true }
-          : { lzLevel: L.scheme !== 'b1' ? 0 : lzLevel > 0 && job.data.length <= SMALL_CHUNK ? Math.max(lzLevel, lzRepetitive) : lzLevel }),
+          : { lzLevel: L.scheme !== 'b1' ? 0 : lzLevel > 0 && job.data.length <= SMALL_CHUNK && src.size <= SMALL_FILE ? Math.max(lzLevel, lzRepetitive) : lzLevel }),
       });
       return { lane: job.lane, size, payload };
     });
