@@ -128,6 +128,48 @@ export async function fileSource(path: string): Promise<ByteSource & { close(): 
 }
 
 /**
+ * Sidecar opener for a model on disk: opens files in the model's folder (or below it) by relative
+ * name; absolute names and '..' are refused, so a hostile model cannot name files elsewhere. Opened
+ * files are cached and all closed by close().
+ */
+export function siblingSidecar(modelPath: string): { sidecar: (name: string) => Promise<ByteSource | undefined>; close(): Promise<void> } {
+  const open = new Map<string, Promise<(ByteSource & { close(): Promise<void> }) | undefined>>();
+  const slash = Math.max(modelPath.lastIndexOf('/'), modelPath.lastIndexOf('\\'));
+  const dir = slash >= 0 ? modelPath.slice(0, slash + 1) : '';
+  return {
+    sidecar(name: string): Promise<ByteSource | undefined> {
+      const parts = name.split(/[\\/]/);
+      if (name === '' || /^[\\/]|^[a-zA-Z]:/.test(name) || parts.some((x) => x === '..' || x === '.' || x === '')) return Promise.resolve(undefined);
+      let p = open.get(name);
+      if (!p) {
+        p = fileSource(dir + name).catch((e: unknown) => {
+          if (e instanceof ZipmlError && e.code === 'E_IO') return undefined;
+          throw e;
+        });
+        open.set(name, p);
+      }
+      return p;
+    },
+    async close(): Promise<void> {
+      for (const p of open.values()) await (await p)?.close();
+      open.clear();
+    },
+  };
+}
+
+/** Reads the layout of a model file on disk, with its sidecars (ncnn .param, TFJS model.json, ONNX external data). */
+export async function readModelLayoutFile(path: string, opts: Omit<LayoutOptions, 'fileName' | 'sidecar'> = {}): Promise<ModelLayout> {
+  const src = await fileSource(path);
+  const side = siblingSidecar(path);
+  try {
+    return await readModelLayout(src, { ...opts, fileName: path, sidecar: side.sidecar });
+  } finally {
+    await side.close();
+    await src.close();
+  }
+}
+
+/**
  * Checks what every reader promises: regions inside the file, sorted, non-overlapping, and a byte
  * length that equals the shape's size for plain dtypes. Throws E_CORRUPT naming the tensor.
  */

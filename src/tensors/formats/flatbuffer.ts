@@ -4,51 +4,12 @@
  * offset checked to stay inside the file before it is followed. Only what TFLite needs.
  */
 import { ZipmlError } from '../../core/errors.js';
-import type { ByteSource } from '../layout.js';
-import { decodeUtf8, readExact } from './common.js';
+import { PagedReader, decodeUtf8 } from './common.js';
 
-const PAGE = 1 << 16;
-const MAX_PAGES = 256;
 /** Largest vtable we accept (a table with 1,000 fields needs 2,004 bytes). */
 const MAX_VTABLE = 4096;
 
-export class FlatReader {
-  private pages = new Map<number, Uint8Array>();
-  constructor(readonly src: ByteSource, readonly what: string, private readonly signal?: AbortSignal) {}
-
-  /** `n` bytes at `at` (n small); E_TRUNCATED when outside the file. */
-  async bytes(at: number, n: number, field: string): Promise<Uint8Array> {
-    if (!(at >= 0 && n >= 0 && at + n <= this.src.size)) throw new ZipmlError('E_TRUNCATED', `${this.what}: ${field} at ${at} (+${n}) is outside the ${this.src.size}-byte file`, { offset: Math.max(0, Math.min(at, this.src.size)) });
-    const p = Math.floor(at / PAGE);
-    if (Math.floor((at + n - 1) / PAGE) !== p || n > PAGE) return readExact(this.src, at, n, this.what, this.signal);
-    let page = this.pages.get(p);
-    if (!page) {
-      if (this.pages.size >= MAX_PAGES) this.pages.delete(this.pages.keys().next().value!);
-      page = await readExact(this.src, p * PAGE, Math.min(PAGE, this.src.size - p * PAGE), this.what, this.signal);
-      this.pages.set(p, page);
-    }
-    return page.subarray(at - p * PAGE, at - p * PAGE + n);
-  }
-  async u8(at: number, field: string): Promise<number> {
-    return (await this.bytes(at, 1, field))[0]!;
-  }
-  async u16(at: number, field: string): Promise<number> {
-    const b = await this.bytes(at, 2, field);
-    return b[0]! | (b[1]! << 8);
-  }
-  async u32(at: number, field: string): Promise<number> {
-    const b = await this.bytes(at, 4, field);
-    return (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
-  }
-  async i32(at: number, field: string): Promise<number> {
-    return (await this.u32(at, field)) | 0;
-  }
-  async u64(at: number, field: string): Promise<number> {
-    const lo = await this.u32(at, field), hi = await this.u32(at + 4, field);
-    if (hi >= 0x200000) throw new ZipmlError('E_LIMIT', `${this.what}: ${field} exceeds 2^53`, { offset: at });
-    return hi * 4294967296 + lo;
-  }
-
+export class FlatReader extends PagedReader {
   /** The table that a u32 offset at `at` points to (root, vector element or field). */
   async tableAt(at: number, field: string): Promise<Table> {
     const t = at + (await this.u32(at, field));

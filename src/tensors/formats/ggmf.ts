@@ -5,11 +5,12 @@
  * name, and the data with no padding. rwkv.cpp's data types are its own enum (0 FP32, 1 FP16,
  * 2 Q4_0, 3 Q4_1, 7 Q5_0, 8 Q5_1, 9 Q8_0; 4-6 were removed), mapped to ggml types for sizes.
  *
- * The tensor headers sit between the data, so the reader walks the file reading only the headers.
+ * The tensor headers sit between the data, so the reader walks the file reading only the headers
+ * (through a page cache, so neighbouring small tensors cost one read).
  */
 import { ZipmlError, throwIfAborted } from '../../core/errors.js';
 import { type ByteSource, type ModelLayout, type TensorRegion, MAX_NAME_BYTES, MAX_TENSORS } from '../layout.js';
-import { Cursor, readExact } from './common.js';
+import { Cursor, PagedReader } from './common.js';
 import { type GgmlType, ggmlByteLength, ggmlDtype, ggmlTypeByName } from './ggml-types.js';
 
 export const GGMF_MAGIC = 0x67676d66;
@@ -25,7 +26,8 @@ function rwkvType(id: number, where: string, offset: number): GgmlType {
 }
 
 export async function readGgmfLayout(src: ByteSource, opts: { signal?: AbortSignal } = {}): Promise<ModelLayout> {
-  const h = new Cursor(await readExact(src, 0, 24, `${WHAT} header`, opts.signal), 0, WHAT);
+  const pr = new PagedReader(src, WHAT, opts.signal);
+  const h = new Cursor(await pr.bytes(0, Math.min(24, src.size), 'header'), 0, WHAT);
   if (h.u32('magic') !== GGMF_MAGIC) throw new ZipmlError('E_FORMAT', `${WHAT}: bad magic`, { offset: 0 });
   const version = h.u32('version');
   if (version < 100 || version > 101) throw new ZipmlError('E_FORMAT', `${WHAT}: unsupported file version ${version}`, { offset: 4 });
@@ -38,14 +40,14 @@ export async function readGgmfLayout(src: ByteSource, opts: { signal?: AbortSign
     throwIfAborted(opts.signal, WHAT);
     if (tensors.length >= MAX_TENSORS) throw new ZipmlError('E_LIMIT', `${WHAT}: more than ${MAX_TENSORS} tensors`, { offset: at });
     const where = `tensor ${tensors.length}`;
-    const fixed = new Cursor(await readExact(src, at, Math.min(12, src.size - at), `${WHAT} ${where} header`, opts.signal), at, WHAT);
+    const fixed = new Cursor(await pr.bytes(at, Math.min(12, src.size - at), `${where} header`), at, WHAT);
     const nDims = fixed.u32(`${where} dim_count`);
     const keyLength = fixed.u32(`${where} key_length`);
     const type = rwkvType(fixed.u32(`${where} data_type`), where, at + 8);
     if (nDims < 1 || nDims > 3) throw new ZipmlError('E_CORRUPT', `${WHAT}: ${where} has ${nDims} dimensions (1..3 allowed)`, { offset: at });
     if (keyLength > MAX_NAME_BYTES) throw new ZipmlError('E_LIMIT', `${WHAT}: ${where} name of ${keyLength} bytes exceeds ${MAX_NAME_BYTES}`, { offset: at + 4 });
     const headLen = 12 + 4 * nDims + keyLength;
-    const c = new Cursor(await readExact(src, at, Math.min(headLen, src.size - at), `${WHAT} ${where} header`, opts.signal), at, WHAT);
+    const c = new Cursor(await pr.bytes(at, Math.min(headLen, src.size - at), `${where} header`), at, WHAT);
     c.skip(12, 'fixed header');
     const ne = Array.from({ length: nDims }, (_, i) => c.u32(`${where} size${i}`));
     const name = c.utf8(keyLength, `${where} name`);

@@ -205,54 +205,77 @@ export interface GgufWriteOptions {
   signal?: AbortSignal;
 }
 
-function encodeValue(out: number[], type: GgufType, v: GgufScalar | GgufArray, key: string): void {
-  const b = new DataView(new ArrayBuffer(8));
-  const push = (n: number) => {
-    for (let i = 0; i < n; i++) out.push(b.getUint8(i));
-  };
+/** A growable little-endian byte buffer for the header. */
+class HeaderBytes {
+  buf = new Uint8Array(1 << 12);
+  n = 0;
+  private dv = new DataView(this.buf.buffer);
+  /** Reserves k bytes and returns the view to write them through (growing replaces the buffer). */
+  private room(k: number): [DataView, number] {
+    if (this.n + k > this.buf.length) {
+      const next = new Uint8Array(Math.max(this.buf.length * 2, this.n + k));
+      next.set(this.buf.subarray(0, this.n));
+      this.buf = next;
+      this.dv = new DataView(next.buffer);
+    }
+    this.n += k;
+    return [this.dv, this.n - k];
+  }
+  u8(v: number): void { const [d, at] = this.room(1); d.setUint8(at, v); }
+  i8(v: number): void { const [d, at] = this.room(1); d.setInt8(at, v); }
+  u16(v: number): void { const [d, at] = this.room(2); d.setUint16(at, v, true); }
+  i16(v: number): void { const [d, at] = this.room(2); d.setInt16(at, v, true); }
+  u32(v: number): void { const [d, at] = this.room(4); d.setUint32(at, v, true); }
+  i32(v: number): void { const [d, at] = this.room(4); d.setInt32(at, v, true); }
+  f32(v: number): void { const [d, at] = this.room(4); d.setFloat32(at, v, true); }
+  f64(v: number): void { const [d, at] = this.room(8); d.setFloat64(at, v, true); }
+  u64(v: number | bigint): void { const [d, at] = this.room(8); d.setBigUint64(at, BigInt(v), true); }
+  i64(v: number | bigint): void { const [d, at] = this.room(8); d.setBigInt64(at, BigInt(v), true); }
+  string(s: string): void {
+    const b = new TextEncoder().encode(s);
+    this.u64(b.length);
+    const [, at] = this.room(b.length);
+    this.buf.set(b, at);
+  }
+}
+
+function encodeValue(out: HeaderBytes, type: GgufType, v: GgufScalar | GgufArray, key: string): void {
   const bad = () => new ZipmlError('E_ARG', `${WHAT}: value of '${key}' does not match type ${GgufType[type] ?? type}`);
   if (type === GgufType.ARRAY) {
     if (typeof v !== 'object') throw bad();
-    b.setUint32(0, v.itemType, true), push(4);
-    b.setBigUint64(0, BigInt(v.items.length), true), push(8);
+    out.u32(v.itemType);
+    out.u64(v.items.length);
     for (const x of v.items) encodeValue(out, v.itemType, x, key);
     return;
   }
   if (type === GgufType.STRING) {
     if (typeof v !== 'string') throw bad();
-    const s = new TextEncoder().encode(v);
-    b.setBigUint64(0, BigInt(s.length), true), push(8);
-    for (const x of s) out.push(x);
+    out.string(v);
     return;
   }
   if (type === GgufType.BOOL) {
     if (typeof v !== 'boolean') throw bad();
-    out.push(v ? 1 : 0);
+    out.u8(v ? 1 : 0);
     return;
   }
   if (type === GgufType.U64 || type === GgufType.I64) {
     if (typeof v !== 'bigint' && typeof v !== 'number') throw bad();
-    if (type === GgufType.U64) b.setBigUint64(0, BigInt(v), true);
-    else b.setBigInt64(0, BigInt(v), true);
-    push(8);
+    if (type === GgufType.U64) out.u64(v);
+    else out.i64(v);
     return;
   }
   if (typeof v !== 'number') throw bad();
   switch (type) {
-    case GgufType.U8: b.setUint8(0, v), push(1); break;
-    case GgufType.I8: b.setInt8(0, v), push(1); break;
-    case GgufType.U16: b.setUint16(0, v, true), push(2); break;
-    case GgufType.I16: b.setInt16(0, v, true), push(2); break;
-    case GgufType.U32: b.setUint32(0, v, true), push(4); break;
-    case GgufType.I32: b.setInt32(0, v, true), push(4); break;
-    case GgufType.F32: b.setFloat32(0, v, true), push(4); break;
-    case GgufType.F64: b.setFloat64(0, v, true), push(8); break;
+    case GgufType.U8: out.u8(v); break;
+    case GgufType.I8: out.i8(v); break;
+    case GgufType.U16: out.u16(v); break;
+    case GgufType.I16: out.i16(v); break;
+    case GgufType.U32: out.u32(v); break;
+    case GgufType.I32: out.i32(v); break;
+    case GgufType.F32: out.f32(v); break;
+    case GgufType.F64: out.f64(v); break;
     default: throw bad();
   }
-}
-
-function pushString(out: number[], s: string): void {
-  encodeValue(out, GgufType.STRING, s, s);
 }
 
 /** Streams a GGUF file: header, padding to the alignment, each tensor followed by zero padding (as ggml writes it). */
@@ -261,16 +284,13 @@ export async function writeGguf(sink: ByteSink, tensors: readonly GgufTensorSpec
   if (!(Number.isInteger(alignment) && alignment > 0 && (alignment & (alignment - 1)) === 0)) throw new ZipmlError('E_ARG', `${WHAT}: alignment ${alignment} is not a power of two`);
   const kv = (opts.kv ?? []).filter((x) => x.key !== 'general.alignment');
   if (alignment !== GGUF_DEFAULT_ALIGNMENT || opts.kv?.some((x) => x.key === 'general.alignment')) kv.unshift({ key: 'general.alignment', type: GgufType.U32, value: alignment });
-  const out: number[] = [];
-  const dv = new DataView(new ArrayBuffer(8));
-  const u32 = (v: number) => (dv.setUint32(0, v, true), out.push(...new Uint8Array(dv.buffer, 0, 4)));
-  const u64 = (v: number) => (dv.setBigUint64(0, BigInt(v), true), out.push(...new Uint8Array(dv.buffer, 0, 8)));
-  u32(GGUF_MAGIC), u32(opts.version ?? 3), u64(tensors.length), u64(kv.length);
+  const out = new HeaderBytes();
+  out.u32(GGUF_MAGIC), out.u32(opts.version ?? 3), out.u64(tensors.length), out.u64(kv.length);
   const keys = new Set<string>();
   for (const x of kv) {
     if (keys.has(x.key)) throw new ZipmlError('E_ARG', `${WHAT}: key '${x.key}' repeats`);
     keys.add(x.key);
-    pushString(out, x.key), u32(x.type), encodeValue(out, x.type, x.value, x.key);
+    out.string(x.key), out.u32(x.type), encodeValue(out, x.type, x.value, x.key);
   }
   let rel = 0;
   const sizes: number[] = [];
@@ -281,13 +301,13 @@ export async function writeGguf(sink: ByteSink, tensors: readonly GgufTensorSpec
     const ne = t.shape.slice().reverse();
     const size = ggmlByteLength(type, ne, Number.MAX_SAFE_INTEGER, `${WHAT}: '${t.name}'`);
     sizes.push(size);
-    pushString(out, t.name), u32(ne.length);
-    for (const d of ne) u64(d);
-    u32(type.id), u64(rel);
+    out.string(t.name), out.u32(ne.length);
+    for (const d of ne) out.u64(d);
+    out.u32(type.id), out.u64(rel);
     rel = alignUp(rel + size, alignment);
   }
-  const header = new Uint8Array(alignUp(out.length, alignment));
-  header.set(out);
+  const header = new Uint8Array(alignUp(out.n, alignment));
+  header.set(out.buf.subarray(0, out.n));
   await sink.write(header);
   for (let i = 0; i < tensors.length; i++) {
     const t = tensors[i]!;

@@ -7,7 +7,7 @@
  */
 import { ZipmlError } from '../../core/errors.js';
 import type { ByteSource, ModelLayout, TensorDType } from '../layout.js';
-import { Cursor, plainByteLength, readExact } from './common.js';
+import { Cursor, decodeUtf8, plainByteLength, readExact } from './common.js';
 
 /** Default cap on the header; numpy's own np.load default (max_header_size) is 10,000. */
 export const NPY_LAYOUT_MAX_HEADER_BYTES = 10_000;
@@ -43,7 +43,7 @@ export async function readNpyLayout(src: ByteSource, opts: { maxHeaderBytes?: nu
   const raw = await readExact(src, start, hlen, `${WHAT} header`, opts.signal);
   // v1/v2 are latin-1 and v3 UTF-8; a valid header is ASCII, so anything else is refused.
   for (let i = 0; i < raw.length; i++) if (raw[i]! > 0x7e) throw new ZipmlError('E_CORRUPT', `${WHAT}: non-ASCII byte in the header`, { offset: start + i });
-  const text = String.fromCharCode(...raw).trim();
+  const text = decodeUtf8(raw, `${WHAT} header`, start).trim(); // ASCII, checked above
   if (!text.startsWith('{') || !text.endsWith('}')) throw new ZipmlError('E_CORRUPT', `${WHAT}: header is not a dict literal`, { offset: start });
   let dict = text.slice(1, -1);
   const d = takeEntry(dict, 'descr', /(['"])([<>|=]?[a-zA-Z]\d*)\2/, start);

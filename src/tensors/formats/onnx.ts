@@ -77,11 +77,29 @@ class Walker {
         name = await r.string(end, MAX_NAME_BYTES, `${kind} name`); // names subgraph tensors after their node/attribute
       } else if (kind === 'model' && depth === 0 && wire === WIRE_VARINT && (field === 1 || field === 5)) {
         this.metadata[field === 1 ? 'ir_version' : 'model_version'] = `${await r.svarint(end)}`;
+      } else if (kind === 'model' && depth === 0 && wire === WIRE_LEN && field === 14) {
+        const [key, value] = await this.keyValue(end, MAX_STRING, 'metadata_props');
+        this.metadata[`metadata_props.${key}`] = value;
       } else if (kind === 'model' && depth === 0 && wire === WIRE_LEN && field >= 2 && field <= 4) {
         this.metadata[['producer_name', 'producer_version', 'domain'][field - 2]!] = await r.string(end, MAX_STRING, 'model string');
       } else await r.skip(wire, end);
     }
     if (r.pos !== end) throw new ZipmlError('E_CORRUPT', `${WHAT}: ${kind} message overruns its length`, { offset: end });
+  }
+
+  /** A StringStringEntryProto (key = 1, value = 2). */
+  private async keyValue(end: number, max: number, what: string): Promise<[string, string]> {
+    const r = this.r;
+    const n = await r.length(end); // before reading pos: length() advances it
+    const stop = r.pos + n;
+    let key = '', value = '';
+    while (r.pos < stop) {
+      const [f, w] = await r.tag(stop);
+      if (f === 1 && w === WIRE_LEN) key = await r.string(stop, max, `${what} key`);
+      else if (f === 2 && w === WIRE_LEN) value = await r.string(stop, max, `${what} value`);
+      else await r.skip(w, stop);
+    }
+    return [key, value];
   }
 
   private async tensor(end: number, path: string): Promise<void> {
@@ -113,17 +131,9 @@ class Walker {
         dataFields.push([-1, 0, field]); // unpacked repeated values: not one byte range
         await r.skip(wire, end);
       } else if (field === 13 && wire === WIRE_LEN) {
-        const n = await r.length(end);
-        const stop = r.pos + n;
-        let key = '', value = '';
-        while (r.pos < stop) {
-          const [f, w] = await r.tag(stop);
-          if (f === 1 && w === WIRE_LEN) key = await r.string(stop, 4096, 'external_data key');
-          else if (f === 2 && w === WIRE_LEN) value = await r.string(stop, 4096, 'external_data value');
-          else await r.skip(w, stop);
-        }
+        const [key, value] = await this.keyValue(end, 4096, 'external_data');
         t.external ??= {};
-        if (key in t.external) throw new ZipmlError('E_CORRUPT', `${WHAT}: external_data key '${key}' repeats`, { offset: stop });
+        if (key in t.external) throw new ZipmlError('E_CORRUPT', `${WHAT}: external_data key '${key}' repeats`, { offset: r.pos });
         t.external[key] = value;
       } else if (field === 14 && wire === WIRE_VARINT) location = await r.varint(end);
       else await r.skip(wire, end);

@@ -12,6 +12,7 @@ import { ncnnParamName, readNcnnLayout } from './ncnn.js';
 import { readNpyLayout } from './npy.js';
 import { readOnnxLayout } from './onnx.js';
 import { readSafetensorsLayout } from './safetensors.js';
+import { findTfjsManifest, readTfjsLayout, tfjsListsShard } from './tfjs.js';
 import { readTfliteLayout } from './tflite.js';
 import { isZipmlError } from '../../core/errors.js';
 
@@ -38,7 +39,15 @@ export async function sniffAndRead(src: ByteSource, opts: LayoutOptions): Promis
   }
   const name = (opts.fileName ?? '').toLowerCase();
   if (name.endsWith('.onnx')) return readOnnxLayout(src, opts);
-  if (name.endsWith('.bin') && opts.sidecar && (await sidecarStarts(opts, ncnnParamName(name), '7767517'))) return readNcnnLayout(src, opts);
+  if (name.endsWith('.bin') && opts.sidecar && (await sidecarStarts(opts, ncnnParamName(opts.fileName!), '7767517'))) return readNcnnLayout(src, opts);
+  if (name.endsWith('.bin') && opts.sidecar) {
+    // A broken or unrelated model.json next to the file does not make it a TFJS shard.
+    const manifest = await findTfjsManifest(opts).catch((e: unknown) => {
+      if (isZipmlError(e)) return undefined;
+      throw e;
+    });
+    if (manifest && tfjsListsShard(manifest, opts.fileName!)) return readTfjsLayout(src, opts);
+  }
   if (src.size >= 28) {
     try {
       return await readLlama2cLayout(src, opts);

@@ -58,7 +58,7 @@ function handModel(external: Field[] = [[1, 'location'], [2, 'weights.bin']]): U
   const ifNode: Field[] = [[1, 'cond'], [3, 'If_0'], [4, 'If'], [5, [[1, 'then_branch'], [6, subgraph], [20, 5]]]];
   const sparse: Field[] = [[1, [[1, 2], [2, 1], [8, 'sp_values'], [9, f32([0.5, -0.5])]]], [2, [[1, 2], [2, 7], [8, 'sp_idx'], [9, new Uint8Array(new BigInt64Array([1n, 3n]).buffer)]]], [3, 4]];
   const graph: Field[] = [[1, constNode], [1, ifNode], [2, 'g'], [5, rawT], [5, floatT], [5, f16T], [5, extT], [5, int64T], [15, sparse]];
-  return pb([[1, 8], [2, 'hand'], [3, '1.0'], [7, graph], [8, [[2, 17]]]]);
+  return pb([[1, 8], [2, 'hand'], [3, '1.0'], [7, graph], [8, [[2, 17]]], [14, [[1, 'author'], [2, 'zipml test']]]]);
 }
 
 test('onnx: a hand-encoded model: every tensor place, exact offsets, external data', async () => {
@@ -81,6 +81,7 @@ test('onnx: a hand-encoded model: every tensor place, exact offsets, external da
   assert.equal(byName.get('sp_idx')!.dtype, 'I64');
   assert.equal(l.metadata.tensors_kept_as_structure, '1');
   assert.equal(l.metadata.producer_name, 'hand');
+  assert.equal(l.metadata['metadata_props.author'], 'zipml test');
   assert.deepEqual(l.external, [{ name: 'ext', dtype: 'F32', shape: [8], offset: 64, byteLength: 32, file: 'weights.bin' }]);
   assert.match(l.metadata['external:weights.bin']!, /checked/);
   // Without the sidecar the external tensors are still listed.
