@@ -158,6 +158,40 @@ function runZipnn(path, dtype) {
   return { status: 'ok', dtype, size: j.packed, packMBs: j.size / j.compress_s / 1e6, unpackMBs: j.size / j.decompress_s / 1e6 };
 }
 
+function writeResults() {
+
+const f4 = (x) => (x == null ? '–' : x.toFixed(3));
+const f0 = (x) => (x == null ? '–' : x.toFixed(0));
+const sum = (k) => rows.reduce((a, r) => a + r.bytes * r[k], 0);
+const total = rows.reduce((a, r) => a + r.bytes, 0);
+const env = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, kernels: kernelPath(), loadavg: loadavg(), zipnn: haveZipnn ? 'ZipNN 0.5.3 built from source (github zipnn/zipnn HEAD), one thread' : 'not available', quick };
+const md = [
+  '# bench/tensors',
+  '',
+  `Run ${env.date} on ${env.cpus} × ${env.cpu} (shared with other jobs: load average at the end ${env.loadavg.map((x) => x.toFixed(1)).join(' ')}), Node ${env.node}, kernels ${env.kernels}. ZipNN: ${env.zipnn}.`,
+  'Ratios are packed / original (lower is better). `target` = ours (default, `zipml pack`) ≤ min(ZipNN, zstd -19, xz -9); `max` = `zipml pack --max` (LZ tried on every chunk; run on files up to 4 MB where the default misses zstd -19 or xz -9), `target max` = the better of the two meets it.',
+  'Speeds in MB/s of original bytes, best of repeated in-memory runs (`--max`: one run each);',
+  '`1t`/`2t` = one thread / a pool of two workers; unpack verifies SHA-256 unless marked "no sha" (XXH32 of chunks and of the whole file still checked).',
+  '',
+  '| file | bytes | format | ours | max | floor | ZipNN | zstd -3 | zstd -19 | xz -9 | gzip -9 | brotli | target | target max | pack 1t | pack 2t | unpack 1t | unpack 1t no sha | unpack 2t | max pack / unpack 1t | ZipNN pack | ZipNN unpack |',
+  '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ...rows.map((r) => `| ${r.file} | ${r.bytes} | ${r.format} | ${f4(r.ours)} | ${f4(r.oursMax)} | ${f4(r.floor)} | ${f4(r.zipnn)} | ${f4(r.zstd3)} | ${f4(r.zstd19)} | ${f4(r.xz9)} | ${f4(r.gzip9)} | ${f4(r.brotli)} | ${r.target ? 'met' : '**missed**'} | ${r.targetMax ? 'met' : '**missed**'} | ${f0(r.pack1)} | ${f0(r.pack2)} | ${f0(r.unpack1)} | ${f0(r.unpack1NoSha)} | ${f0(r.unpack2)} | ${r.packMax == null ? '–' : `${f0(r.packMax)} / ${f0(r.unpackMax)}`} | ${f0(r.zipnnPack)} | ${f0(r.zipnnUnpack)} |`),
+  `| **all** | ${total} | | ${f4(sum('ours') / total)} | | ${f4(sum('floor') / total)} | | ${f4(sum('zstd3') / total)} | ${f4(sum('zstd19') / total)} | ${f4(sum('xz9') / total)} | ${f4(sum('gzip9') / total)} | | ${rows.filter((r) => r.target).length}/${rows.length} met | ${rows.filter((r) => r.targetMax).length}/${rows.length} met | | | | | | | | |`,
+  '',
+  'Order-0 bits per byte of each grouped stream (per lane, most significant stream first; `floor` above is their sum):',
+  '',
+  '| file | lanes: bytes, bits/byte per stream |',
+  '|---|---|',
+  ...rows.map((r) => `| ${r.file} | ${r.streams.map((s) => `${s.lane}: ${s.bytes}, ${s.bitsPerByte.join(' ')}`).join('; ')} |`),
+  '',
+  'ZipNN status per file: ' + rows.map((r) => `${r.file}: ${r.zipnnStatus}`).join('; '),
+  '',
+];
+mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+writeFileSync(join(root, 'bench', 'results', 'tensors.json'), JSON.stringify({ env, rows }, null, 2));
+writeFileSync(join(root, 'bench', 'results', 'tensors.md'), md.join('\n'));
+}
+
 const pool2 = new WorkerPool({ size: 2 });
 const rows = [];
 console.log(`bench/tensors: ${selected.length} files, kernels ${kernelPath()}, ZipNN ${haveZipnn ? 'built' : 'not available'}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
@@ -215,42 +249,10 @@ for (const f of selected) {
   row.target = row.ours <= row.bestPeer;
   row.targetMax = Math.min(row.ours, row.oursMax ?? Infinity) <= row.bestPeer;
   rows.push(row);
+  writeResults(); // after every file, so an interrupted run keeps what it measured
   console.log(`${f.label.padEnd(52)} ${String(n).padStart(9)} ours ${row.ours.toFixed(4)} floor ${row.floor.toFixed(4)} zipnn ${row.zipnn?.toFixed(4) ?? '-'} zstd19 ${row.zstd19.toFixed(4)} xz ${row.xz9.toFixed(4)} ${row.target ? 'MET' : 'missed'} max ${row.oursMax?.toFixed(4) ?? '-'} ${row.targetMax ? 'MET' : 'missed'} | pack ${row.pack1.toFixed(0)}/${row.pack2.toFixed(0)} unpack ${row.unpack1.toFixed(0)}/${row.unpack2.toFixed(0)} (no sha ${row.unpack1NoSha.toFixed(0)}) MB/s`);
 }
 await pool2.close();
 rmSync(tmp, { recursive: true, force: true });
 
-// ---------------------------------------------------------------------------------------------
-// Output
-
-const f4 = (x) => (x == null ? '–' : x.toFixed(3));
-const f0 = (x) => (x == null ? '–' : x.toFixed(0));
-const sum = (k) => rows.reduce((a, r) => a + r.bytes * r[k], 0);
-const total = rows.reduce((a, r) => a + r.bytes, 0);
-const env = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, kernels: kernelPath(), loadavg: loadavg(), zipnn: haveZipnn ? 'ZipNN 0.5.3 built from source (github zipnn/zipnn HEAD), one thread' : 'not available', quick };
-const md = [
-  '# bench/tensors',
-  '',
-  `Run ${env.date} on ${env.cpus} × ${env.cpu} (shared with other jobs: load average at the end ${env.loadavg.map((x) => x.toFixed(1)).join(' ')}), Node ${env.node}, kernels ${env.kernels}. ZipNN: ${env.zipnn}.`,
-  'Ratios are packed / original (lower is better). `target` = ours (default, `zipml pack`) ≤ min(ZipNN, zstd -19, xz -9); `max` = `zipml pack --max` (LZ tried on every chunk; run on files up to 4 MB where the default misses zstd -19 or xz -9), `target max` = the better of the two meets it.',
-  'Speeds in MB/s of original bytes, best of repeated in-memory runs (`--max`: one run each);',
-  '`1t`/`2t` = one thread / a pool of two workers; unpack verifies SHA-256 unless marked "no sha" (XXH32 of chunks and of the whole file still checked).',
-  '',
-  '| file | bytes | format | ours | max | floor | ZipNN | zstd -3 | zstd -19 | xz -9 | gzip -9 | brotli | target | target max | pack 1t | pack 2t | unpack 1t | unpack 1t no sha | unpack 2t | max pack / unpack 1t | ZipNN pack | ZipNN unpack |',
-  '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-  ...rows.map((r) => `| ${r.file} | ${r.bytes} | ${r.format} | ${f4(r.ours)} | ${f4(r.oursMax)} | ${f4(r.floor)} | ${f4(r.zipnn)} | ${f4(r.zstd3)} | ${f4(r.zstd19)} | ${f4(r.xz9)} | ${f4(r.gzip9)} | ${f4(r.brotli)} | ${r.target ? 'met' : '**missed**'} | ${r.targetMax ? 'met' : '**missed**'} | ${f0(r.pack1)} | ${f0(r.pack2)} | ${f0(r.unpack1)} | ${f0(r.unpack1NoSha)} | ${f0(r.unpack2)} | ${r.packMax == null ? '–' : `${f0(r.packMax)} / ${f0(r.unpackMax)}`} | ${f0(r.zipnnPack)} | ${f0(r.zipnnUnpack)} |`),
-  `| **all** | ${total} | | ${f4(sum('ours') / total)} | | ${f4(sum('floor') / total)} | | ${f4(sum('zstd3') / total)} | ${f4(sum('zstd19') / total)} | ${f4(sum('xz9') / total)} | ${f4(sum('gzip9') / total)} | | ${rows.filter((r) => r.target).length}/${rows.length} met | ${rows.filter((r) => r.targetMax).length}/${rows.length} met | | | | | | | | |`,
-  '',
-  'Order-0 bits per byte of each grouped stream (per lane, most significant stream first; `floor` above is their sum):',
-  '',
-  '| file | lanes: bytes, bits/byte per stream |',
-  '|---|---|',
-  ...rows.map((r) => `| ${r.file} | ${r.streams.map((s) => `${s.lane}: ${s.bytes}, ${s.bitsPerByte.join(' ')}`).join('; ')} |`),
-  '',
-  'ZipNN status per file: ' + rows.map((r) => `${r.file}: ${r.zipnnStatus}`).join('; '),
-  '',
-];
-mkdirSync(join(root, 'bench', 'results'), { recursive: true });
-writeFileSync(join(root, 'bench', 'results', 'tensors.json'), JSON.stringify({ env, rows }, null, 2));
-writeFileSync(join(root, 'bench', 'results', 'tensors.md'), md.join('\n'));
 console.log(`wrote bench/results/tensors.{json,md}: ${rows.filter((r) => r.target).length}/${rows.length} files meet the ratio target`);

@@ -184,7 +184,7 @@ export function encodeChunk(data: Uint8Array, scheme: GroupScheme, opts: ChunkEn
   const level = opts.lzLevel ?? 0;
   // Structure chunks that group best as floats are float data in an unrecognised file: LZ level
   // 1 rarely beats grouping there, and would run over the whole file at a few MB/s.
-  const floatLike = opts.tryLayouts && (best[0] === ChunkLayout.AsF32 || best[0] === ChunkLayout.AsF16);
+  const floatLike = opts.tryLayouts && data.length >= DEFAULT_CHUNK_BYTES && (best[0] === ChunkLayout.AsF32 || best[0] === ChunkLayout.AsF16);
   if (level > 0 && !floatLike && (opts.lzAlways || lzWorthTrying(data, scheme))) {
     const lz = lzEncode(data, { level });
     if (lz.length + 8 < best.length - data.length * LZ_MIN_GAIN) best = assemble(ChunkLayout.Plain, [{ type: StreamType.Lz, payload: lz }]);
