@@ -43,8 +43,8 @@ function modelFiles(): string[] {
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-async function roundTrip(bytes: Uint8Array, name: string, threads = 1): Promise<{ packed: Uint8Array; ratio: number }> {
-  const packed = await packBytes(bytes, { name, threads });
+async function roundTrip(bytes: Uint8Array, name: string, threads = 1, lzLevel?: number): Promise<{ packed: Uint8Array; ratio: number }> {
+  const packed = await packBytes(bytes, { name, threads, lzLevel });
   const back = await unpackBytes(packed, { threads });
   assert.equal(sha(back), sha(bytes), `${name}: round trip`);
   return { packed, ratio: packed.length / bytes.length };
@@ -84,7 +84,9 @@ test('round trip: every real model file in shared/data/models', async (t) => {
   if (!existsSync(MODELS)) return t.skip(`missing ${MODELS} (shared data not present)`);
   for (const f of modelFiles()) {
     const bytes = new Uint8Array(readFileSync(f));
-    const { ratio } = await roundTrip(bytes, f.split('/').pop()!);
+    // LZ (a few MB/s in JS) only on the files up to 1 MB, to keep the suite quick; the LZ paths
+    // are exercised on those (int8 TFLite, Silero's basis, text sidecars).
+    const { ratio } = await roundTrip(bytes, f.split('/').pop()!, 1, bytes.length > 1 << 20 ? 0 : undefined);
     // Files of a few KB pay the container's fixed ~0.4 KB; larger ones never grow.
     if (bytes.length > 65536) assert.ok(ratio < 1, `${f}: ratio ${ratio}`);
   }
@@ -272,17 +274,17 @@ test('safetensors-compatible output: standard readers list the tensors; unpack r
   const f = join(MODELS, 'silero_vad/silero_vad.onnx');
   if (!existsSync(f)) return t.skip(`missing ${f} (shared data not present)`);
   const bytes = new Uint8Array(readFileSync(f));
-  const packed = await packSafetensorsBytes(bytes, { name: 'silero_vad.onnx' });
+  const packed = await packSafetensorsBytes(bytes, { name: 'silero_vad.onnx', lzLevel: 0 });
   const listed = await readSafetensorsLayout(bufferSource(packed));
   const original = await readModelLayout(bufferSource(bytes), { fileName: 'silero_vad.onnx' });
   assert.deepEqual(listed.tensors.map((x) => x.name).sort(), [...original.tensors.map((x) => x.name), STRUCTURE_TENSOR].sort());
   assert.ok(listed.tensors.every((x) => x.dtype === 'U8'));
   const meta = JSON.parse(listed.metadata.zipml!) as { tensors: Array<{ n: string; d: string; s: number[] }> };
   assert.deepEqual(meta.tensors.map((x) => [x.n, x.d, x.s]), original.tensors.map((x) => [x.name, x.dtype, x.shape]));
-  assert.ok(packed.length < bytes.length * 0.8, `ratio ${packed.length / bytes.length}`);
+  assert.ok(packed.length < bytes.length * 0.9, `ratio ${packed.length / bytes.length}`); // LZ off: no gain on the STFT basis
   assert.equal(sha(await unpackSafetensorsBytes(packed)), sha(bytes));
   const rng = new Rng(17);
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < 150; i++) {
     const { data } = mutate(packed, rng);
     try {
       assert.ok(bytesEqual(await unpackSafetensorsBytes(data, { verify: false }), bytes));
