@@ -3,3 +3,4 @@ export * from './core/index.js';
 export * from './kernels/index.js';
 export * from './vectors/index.js';
 export * from './eval/index.js';
+export * from './tensors/index.js';

@@ -16,6 +16,7 @@ import { runDemo } from './demo.js';
 import { intArg, readInput, mb } from './args.js';
 import { registerVectorCommands } from './vectors.js';
 import { registerServeCommand } from './serve.js';
+import { registerTensorCommands, inspectTensorFile } from './tensors.js';
 
 const VERSION = '0.1.0';
 
@@ -80,9 +81,10 @@ program
 
 program
   .command('inspect')
-  .description('describe a zipml container or entropy frame')
+  .description('describe a model file, a packed model, a zipml container or an entropy frame')
   .argument('<file>')
   .action(async (file: string) => {
+    if (await inspectTensorFile(file)) return;
     const bytes = await readInput(file);
     if (bytes[0] === 0x89) {
       const c = readContainer(bytes);
@@ -98,6 +100,7 @@ program
 
 registerVectorCommands(program);
 registerServeCommand(program);
+registerTensorCommands(program);
 
 program
   .command('kernels')
