@@ -1,6 +1,6 @@
-/** zipml/tensors: model-file layouts and lossless packing of model weights. */
+/** zipml/tensors: model-file formats and layouts, lossless packing of model weights, a small-LLM runtime and weight quantizers. */
 export {
-  readModelLayout, checkLayout, bufferSource, fileSource, dtypeElementBytes, MAX_TENSORS, MAX_DIMS,
+  readModelLayout, readModelLayoutFile, siblingSidecar, checkLayout, bufferSource, fileSource, dtypeElementBytes, MAX_TENSORS, MAX_DIMS,
   MAX_NAME_BYTES as MAX_TENSOR_NAME_BYTES,
   type TensorDType, type ModelFormat, type TensorRegion, type ExternalTensorRegion, type ModelLayout, type ByteSource, type LayoutOptions,
 } from './layout.js';
@@ -13,3 +13,37 @@ export { packFile, unpackFile, filePackedReader, AtomicFileSink, type FileOption
 export { packSafetensorsBytes, unpackSafetensorsBytes, isSafetensorsPacked, STRUCTURE_TENSOR, SAFETENSORS_PACK_FORMAT } from './pack/safetensors-out.js';
 export { inspectModel, inspectPacked, streamEntropies, type TensorStats } from './pack/inspect.js';
 export { createSha256, Sha256Reference, type Sha256 } from './pack/sha256.js';
+// Model formats: readers (tensor byte ranges, validated) and writers.
+export {
+  readSafetensorsLayout, safetensorsHeader, writeSafetensors, encodeSafetensors, SAFETENSORS_MAX_HEADER_BYTES,
+  type SafetensorsTensor, type SafetensorsWriteOptions,
+} from './formats/safetensors.js';
+export {
+  parseGgufHeader, readGgufHeader, readGgufLayout, writeGguf, encodeGguf, GgufType, GGUF_MAGIC, GGUF_DEFAULT_ALIGNMENT,
+  type GgufScalar, type GgufArray, type GgufKV, type GgufTensorInfo, type GgufHeader, type GgufTensorSpec, type GgufWriteOptions,
+} from './formats/gguf.js';
+export { GgmlType, ggmlTypeById, ggmlTypeByName, ggmlDtype, ggmlTypeOfDtype, ggmlByteLength } from './formats/ggml-types.js';
+export {
+  readLlama2cLayout, writeLlama2c, encodeLlama2c, llama2cTensorShapes, parseLlama2cHeader, type Llama2cConfig,
+} from './formats/llama2c.js';
+export { readOnnxLayout, type OnnxLayoutOptions } from './formats/onnx.js';
+export { readNpyLayout } from './formats/npy.js';
+export { readTfliteLayout } from './formats/tflite.js';
+export { readNcnnLayout, readNcnnParam, parseNcnnParam, type NcnnLayoutOptions } from './formats/ncnn.js';
+export { readGgmfLayout } from './formats/ggmf.js';
+export { readTfjsLayout, findTfjsManifest, type TfjsLayoutOptions } from './formats/tfjs.js';
+export { BufferSink, type ByteSink, type TensorBytes } from './formats/common.js';
+export { specialFloatTensors, specialFloatsSafetensors } from './formats/special-floats.js';
+export { narrowedTensors, writeNarrowedSafetensors, encodeNarrowedSafetensors, type NarrowFloat } from './formats/derive.js';
+// The small-LLM runtime (llama2.c checkpoints) and weight quantizers (issue 7, first part).
+export { LlamaModel, llamaWeightsFromLlama2c, LINEAR_NAMES, type LlamaWeights, type LinearName } from './llm/model.js';
+export { DenseLinear, type LinearOp } from './llm/linear.js';
+export { Llama2cTokenizer, BOS, EOS } from './llm/tokenizer.js';
+export { Sampler, generate, argmax } from './llm/sampler.js';
+export { perplexity, teacherForce, textDocuments, lastDocs, logProb } from './llm/perplexity.js';
+export { compareModels } from './llm/compare.js';
+export { quantizeRTN, dequantize, type QuantOptions } from './quant/rtn.js';
+export { bitsPerWeight, type PackedMatrix } from './quant/packed.js';
+export { QuantLinear, QuantArena, qmatvecReference } from './quant/qmatvec.js';
+export { quantizeModelRTN } from './quant/model.js';
+export { quantizeGPTQ, captureHessians, quantizeModelGPTQ, HessianAccumulator } from './quant/gptq.js';
