@@ -8,7 +8,6 @@
  * interleaved with the data, where they read only the framing words).
  */
 import { ZipmlError } from '../core/errors.js';
-import { sniffAndRead } from './formats/sniff.js';
 
 export type TensorDType =
   | 'F64' | 'F32' | 'F16' | 'BF16' | 'F8_E4M3' | 'F8_E5M2'
@@ -200,6 +199,10 @@ export function checkLayout(layout: ModelLayout): void {
  * matches. A file that carries a format's magic number but fails its checks throws.
  */
 export async function readModelLayout(src: ByteSource, opts: LayoutOptions = {}): Promise<ModelLayout> {
+  // Loaded on demand: the readers import this module's constants, so a static import here would
+  // make a cycle (reader → common → layout → sniff → readers) that breaks whichever module is
+  // imported first.
+  const { sniffAndRead } = await import('./formats/sniff.js');
   const layout = await sniffAndRead(src, opts);
   checkLayout(layout);
   return layout;
