@@ -79,6 +79,28 @@ export function runOurs(entry, ds, truth, trainOptions = entry.trainOptions) {
 }
 
 /**
+ * Runs a Python peer script on `job` (written to dir/job.json) in a /usr/bin/python3 process of
+ * its own, one thread: its first stdout line (JSON), or an error that says how it ended; Faiss's
+ * warnings (too few training points per centroid, ...) come on stderr and are returned apart.
+ */
+export function runPythonJob(script, dir, job) {
+  writeFileSync(join(dir, 'job.json'), JSON.stringify(job));
+  const p = spawnSync('/usr/bin/python3', [script, join(dir, 'job.json')], {
+    encoding: 'utf8', maxBuffer: 64 << 20,
+    env: { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' },
+  });
+  const stderr = p.stderr.split('\n').filter(Boolean);
+  const warnings = [...new Set(stderr.filter((l) => l.startsWith('WARNING')))];
+  const line = p.stdout.split('\n').find(Boolean);
+  if (p.status !== 0 || !line) {
+    const said = stderr.filter((l) => !l.startsWith('WARNING')).slice(-3).join(' | ') || 'no message';
+    const name = script.split('/').pop();
+    return { error: `${name} ${p.signal ? `killed by ${p.signal}` : `exited with ${p.status}`} (${said})`, warnings };
+  }
+  return { line, warnings };
+}
+
+/**
  * Faiss's side of one codec, in a python process of its own (a crash in Faiss's C++ then costs
  * only that codec): the result, with recall and MSE scored here as for ours.
  */
@@ -87,20 +109,8 @@ export function runFaiss(entry, ds, dir, truth) {
     dir, d: ds.d, nb: ds.nb, nq: ds.nq, k: K, metric: ds.searchMetric,
     codecs: [{ key: entry.key, ...entry.faiss, train: trainFile(dir, ds, entry.trainRows), ntrain: entry.trainRows }],
   };
-  writeFileSync(join(dir, 'job.json'), JSON.stringify(job));
-  const p = spawnSync('/usr/bin/python3', [join(here, 'faiss_codecs.py'), join(dir, 'job.json')], {
-    encoding: 'utf8', maxBuffer: 64 << 20,
-    env: { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' },
-  });
-  // Faiss prints its warnings (too few training points per centroid, ...) on stderr.
-  const stderr = p.stderr.split('\n').filter(Boolean);
-  const warnings = [...new Set(stderr.filter((l) => l.startsWith('WARNING')))];
-  const line = p.stdout.split('\n').find(Boolean);
-  if (p.status !== 0 || !line) {
-    const said = stderr.filter((l) => !l.startsWith('WARNING')).slice(-3).join(' | ') || 'no message';
-    const error = `faiss_codecs.py ${p.signal ? `killed by ${p.signal}` : `exited with ${p.status}`} (${said})`;
-    return { result: { error }, warnings };
-  }
+  const { line, error, warnings } = runPythonJob(join(here, 'faiss_codecs.py'), dir, job);
+  if (error) return { result: { error }, warnings };
   const r = JSON.parse(line);
   if (!r.error) {
     r.recall = recallAtK(new Int32Array(readAligned(join(dir, `${r.key}.ids.i32`))), truth, ds.nq, K);

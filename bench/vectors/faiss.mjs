@@ -4,9 +4,8 @@
 import { writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnSync } from 'node:child_process';
 import { recallAtK } from '../../dist/src/eval/index.js';
-import { K } from '../vectors-codecs/lib.mjs';
+import { K, runPythonJob } from '../vectors-codecs/lib.mjs';
 import { TIMING, STOP, factorySweep } from './sweep.mjs';
 import { rates } from './measure.mjs';
 
@@ -27,18 +26,8 @@ export function runFaissIndex(entry, ds, dir, truth) {
     dir, d: ds.d, nb: ds.nb, nq: ds.nq, k: K, metric: ds.searchMetric, timing: TIMING, stop: STOP,
     indexes: [{ key: 'ix', factory: entry.faissFactory ?? entry.factory, ntrain: entry.trainRows, rows: factorySweep(entry.factory) }],
   };
-  writeFileSync(join(dir, 'job.json'), JSON.stringify(job));
-  const p = spawnSync('/usr/bin/python3', [join(here, 'faiss_indexes.py'), join(dir, 'job.json')], {
-    encoding: 'utf8', maxBuffer: 64 << 20,
-    env: { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' },
-  });
-  const stderr = p.stderr.split('\n').filter(Boolean);
-  const warnings = [...new Set(stderr.filter((l) => l.startsWith('WARNING')))];
-  const line = p.stdout.split('\n').find(Boolean);
-  if (p.status !== 0 || !line) {
-    const said = stderr.filter((l) => !l.startsWith('WARNING')).slice(-3).join(' | ') || 'no message';
-    return { error: `faiss_indexes.py ${p.signal ? `killed by ${p.signal}` : `exited with ${p.status}`} (${said})`, warnings };
-  }
+  const { line, error, warnings } = runPythonJob(join(here, 'faiss_indexes.py'), dir, job);
+  if (error) return { error, warnings };
   const r = JSON.parse(line);
   if (r.error) return { ...r, warnings };
   for (const pt of r.points) {
