@@ -9,6 +9,8 @@
 //
 // Sums are exact integers: each row's sum is ≤ 255·M2, which fits uint16 for M2 ≤ 256.
 
+import { lo16, hi16 } from './_interleave';
+
 export function heapBase(): usize {
   return __heap_base;
 }
@@ -17,14 +19,6 @@ let next: i32 = 0;
 /** The first block fsScan did not visit (it stops early when its output is nearly full). */
 export function scanNext(): i32 {
   return next;
-}
-
-// 16-bit lane interleaves: lo takes lanes 0..3 of a and b alternately, hi lanes 4..7.
-@inline function lo16(a: v128, b: v128): v128 {
-  return i8x16.shuffle(a, b, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
-}
-@inline function hi16(a: v128, b: v128): v128 {
-  return i8x16.shuffle(a, b, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
 }
 
 /**
