@@ -25,9 +25,15 @@ export function simdSupported(): boolean {
   return simd;
 }
 
+// Read once: kernelPath() runs on every kernel lookup (per query and per list in the indexes),
+// and reading process.env costs a property walk each time. The variable is set at start-up.
+let envReference: boolean | undefined;
 function envForcesReference(): boolean {
-  const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
-  return g.process?.env?.ZIPML_KERNELS === 'reference';
+  if (envReference === undefined) {
+    const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
+    envReference = g.process?.env?.ZIPML_KERNELS === 'reference';
+  }
+  return envReference;
 }
 
 let forced: KernelPath | undefined;
