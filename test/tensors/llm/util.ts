@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LlamaModel } from '../../../src/tensors/llm/model.js';
 import { Llama2cTokenizer } from '../../../src/tensors/llm/tokenizer.js';
+import { restoreStories260K } from '../../util/stories260k.js';
 
 export const DATA = '../shared/data';
 export const MODEL = join(DATA, 'models/llama2c/stories260K.bin');
@@ -15,6 +16,12 @@ export function have(t: { skip(msg: string): void }, ...paths: string[]): boolea
   return missing.length === 0;
 }
 
-export const loadModel = (): LlamaModel => LlamaModel.fromLlama2c(new Uint8Array(readFileSync(MODEL)));
+let trained: Uint8Array | undefined;
+/** The trained checkpoint: the shared copy with its linear weights un-permuted (see test/util/stories260k.ts). */
+export function modelBytes(): Uint8Array {
+  trained ??= restoreStories260K(new Uint8Array(readFileSync(MODEL)));
+  return trained;
+}
+export const loadModel = (): LlamaModel => LlamaModel.fromLlama2c(modelBytes());
 export const loadTokenizer = (): Llama2cTokenizer => Llama2cTokenizer.fromC64(new Uint8Array(readFileSync(TOKENIZER)));
 export const loadText = (): string => readFileSync(TEXT, 'utf8');
