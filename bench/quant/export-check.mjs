@@ -1,0 +1,205 @@
+// bench/quant/export-check: our GGUF and ONNX MatMulNBits exports checked and timed against peers
+// in one run.
+//   GGUF: stories260K (and a synthetic model with 256-multiple widths, which Q4_K needs) exported
+//     to Q8_0 / Q4_0 / Q4_K; gguf-py (llama.cpp's Python package, `pip install gguf`) reads each
+//     file on its own and dequantizes every tensor, which must equal what our importer holds; the
+//     re-imported model's perplexity on TinyStories against fp32. llama.cpp itself is not in
+//     Debian bookworm, so it does not run here.
+//   ONNX: stories260K's linear layers RTN 4-bit (group 32; symmetric and with zero points) as
+//     MatMulNBits nodes run by onnxruntime-node (bench/package.json, or bench/.peers/ort), compared
+//     with our packed matvec; then one 4096 x 4096 4-bit layer, onnxruntime MatMulNBits vs our
+//     WASM kernel, batch 1.
+//
+//   node bench/quant/export-check.mjs            (after npm run build)
+// Writes bench/results/quant-export.{json,md}.
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cpus, loadavg } from 'node:os';
+import { LlamaModel, LINEAR_NAMES } from '../../dist/src/tensors/llm/model.js';
+import { Llama2cTokenizer } from '../../dist/src/tensors/llm/tokenizer.js';
+import { perplexity, textDocuments, lastDocs } from '../../dist/src/tensors/llm/perplexity.js';
+import { exportGguf } from '../../dist/src/tensors/quant/gguf-export.js';
+import { loadGgufModel } from '../../dist/src/tensors/quant/gguf-import.js';
+import { denseWeights } from '../../dist/src/tensors/quant/dense-weights.js';
+import { quantizeModelRTN } from '../../dist/src/tensors/quant/model.js';
+import { quantizeRTN } from '../../dist/src/tensors/quant/rtn.js';
+import { QuantLinear } from '../../dist/src/tensors/quant/qmatvec.js';
+import { exportMatMulNBits, encodeMatMulNBitsModel, matMulNBitsFromPacked } from '../../dist/src/tensors/quant/onnx-matmulnbits.js';
+import { loadStories260K } from '../../dist/test/util/stories260k.js';
+import { ggufPython, pyReadGguf } from '../../dist/test/tensors/quant/gguf-py.js';
+import { syntheticWeights, syntheticTokenizer } from '../../dist/test/tensors/quant/synthetic-llama.js';
+import { Rng } from '../../dist/test/util/rng.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+process.chdir(root); // gguf-py helper paths are relative to the repo
+const data = join(root, '..', 'shared', 'data');
+const now = () => performance.now();
+const result = { machine: { cpus: cpus().length, model: cpus()[0]?.model, load: loadavg(), node: process.version, shared: true }, gguf: [], onnx: {} };
+
+function loadOrt() {
+  for (const dir of [join(root, 'bench', 'node_modules'), join(root, 'bench', '.peers', 'ort', 'node_modules')]) {
+    if (!existsSync(join(dir, 'onnxruntime-node'))) continue;
+    return createRequire(join(dir, 'x.js'))('onnxruntime-node');
+  }
+  return null;
+}
+
+/** Median milliseconds of fn over enough runs to take ~minMs. */
+async function time(fn, minMs = 1500) {
+  const ts = [];
+  const t0 = now();
+  while (now() - t0 < minMs || ts.length < 5) {
+    const a = now();
+    await fn();
+    ts.push(now() - a);
+  }
+  ts.sort((a, b) => a - b);
+  return ts[ts.length >> 1];
+}
+
+// ---- GGUF ----
+const bytes = loadStories260K();
+if (!bytes) throw new Error('../shared/data/models/llama2c/stories260K.bin missing');
+const tok = Llama2cTokenizer.fromC64(new Uint8Array(readFileSync(join(data, 'models/llama2c/tok512-c64.bin'))));
+const text = readFileSync(join(data, 'text/tinystories/tinystories_val.txt'), 'utf8');
+const docs = lastDocs(textDocuments(tok, text.slice(text.length - 30000)), 2000);
+const fp32 = LlamaModel.fromLlama2c(bytes);
+const p32 = perplexity(fp32, docs).perplexity;
+const py = ggufPython();
+console.log(`stories260K fp32 perplexity ${p32.toFixed(4)} on ${docs.reduce((a, d) => a + d.length, 0)} tokens; gguf-py: ${py ?? 'missing'}`);
+
+function linearBits(report) {
+  let bits = 0, n = 0;
+  for (const r of report) if (/attn_[qkvo]|attn_output|ffn_/.test(r.name) && r.shape.length === 2) (bits += 8 * r.bytes), (n += r.shape[0] * r.shape[1]);
+  return bits / n;
+}
+
+function pyCheck(file, model) {
+  if (!py) return null;
+  const t0 = now();
+  const ref = pyReadGguf(file);
+  const ms = now() - t0;
+  const ours = { 'token_embd.weight': model.weights.tokenEmbedding, 'output_norm.weight': model.weights.rmsFinal };
+  const gg = { wq: 'attn_q', wk: 'attn_k', wv: 'attn_v', wo: 'attn_output', w1: 'ffn_gate', w2: 'ffn_down', w3: 'ffn_up' };
+  model.weights.blocks.forEach((b, l) => {
+    ours[`blk.${l}.attn_norm.weight`] = b.rmsAtt;
+    ours[`blk.${l}.ffn_norm.weight`] = b.rmsFfn;
+    for (const n of LINEAR_NAMES) ours[`blk.${l}.${gg[n]}.weight`] = denseWeights(b[n]);
+  });
+  let worst = 0, values = 0;
+  for (const t of ref.tensors) {
+    const o = ours[t.name];
+    if (!o || o.length !== t.values.length) throw new Error(`gguf-py tensor ${t.name} does not match ours`);
+    for (let i = 0; i < o.length; i++) worst = Math.max(worst, Math.abs(o[i] - t.values[i]));
+    values += o.length;
+  }
+  return { tensors: ref.tensors.length, values, maxAbsDiff: worst, ms };
+}
+
+for (const [label, model, tk, types] of [
+  ['stories260K', fp32, tok, ['F32', 'Q8_0', 'Q4_0', 'Q4_K']],
+  ['synthetic 256/512 wide, 2 layers', new LlamaModel(syntheticWeights({ nLayers: 2 })), syntheticTokenizer(), ['Q8_0', 'Q4_0', 'Q4_K']],
+]) {
+  for (const type of types) {
+    const t0 = now();
+    const { bytes: file, report } = await exportGguf(model, tk, { type });
+    const exportMs = now() - t0;
+    const t1 = now();
+    const back = loadGgufModel(file);
+    const importMs = now() - t1;
+    const fallbacks = [...new Set(report.filter((r) => r.fallback).map((r) => `${r.type} (${r.fallback})`))];
+    const row = {
+      model: label, type, fileBytes: file.length, linearBitsPerWeight: linearBits(report), exportMs, importMs, fallbacks,
+      layerTypes: [...new Set(report.filter((r) => r.name.startsWith('blk.') && r.shape.length === 2).map((r) => r.type))],
+      perplexity: label === 'stories260K' ? perplexity(back.model, docs).perplexity : null,
+      ggufPy: pyCheck(file, back.model),
+    };
+    result.gguf.push(row);
+    console.log(`${label} ${type}: ${file.length} B, ${row.linearBitsPerWeight.toFixed(2)} bits/weight (linear), layers ${row.layerTypes.join('/')}, ` +
+      `export ${exportMs.toFixed(0)} ms, import ${importMs.toFixed(0)} ms` + (row.perplexity ? `, perplexity ${row.perplexity.toFixed(4)} (${((row.perplexity / p32 - 1) * 100).toFixed(2)}%)` : '') +
+      (row.ggufPy ? `; gguf-py: ${row.ggufPy.tensors} tensors, ${row.ggufPy.values} values, max |ours - gguf-py| = ${row.ggufPy.maxAbsDiff}` : ''));
+  }
+}
+
+// ---- ONNX MatMulNBits ----
+const ort = loadOrt();
+if (!ort) {
+  console.log('onnxruntime-node not installed (bench/package.json, or: cd bench/.peers/ort && ONNXRUNTIME_NODE_INSTALL=skip npm i onnxruntime-node@1.30.0)');
+} else {
+  result.onnx.onnxruntime = ort.env.versions?.node ?? 'unknown';
+  const rng = new Rng(5);
+  const randn = (n) => Float32Array.from({ length: n }, () => rng.normal());
+  result.onnx.layers = [];
+  for (const symmetric of [true, false]) {
+    const q = quantizeModelRTN(LlamaModel.fromLlama2c(bytes), { bits: 4, group: 32, symmetric }).model;
+    const { bytes: file, layers } = exportMatMulNBits(q);
+    const session = await ort.InferenceSession.create(file);
+    const feeds = {};
+    for (const l of layers) feeds[`${l.name}.A`] = new ort.Tensor('float32', randn(l.weights.K), [1, l.weights.K]);
+    const out = await session.run(feeds);
+    let worst = 0;
+    for (const l of layers) {
+      const [, li, n] = l.name.split('.');
+      const op = q.weights.blocks[Number(li)][n];
+      const ours = new Float32Array(op.rows);
+      op.matvec(feeds[`${l.name}.A`].data, ours);
+      const y = out[`${l.name}.Y`].data;
+      for (let i = 0; i < y.length; i++) worst = Math.max(worst, Math.abs(y[i] - ours[i]) / (1 + Math.abs(ours[i])));
+    }
+    result.onnx.layers.push({ symmetric, layers: layers.length, fileBytes: file.length, maxRelDiff: worst });
+    console.log(`stories260K RTN 4-bit g32 ${symmetric ? 'symmetric' : 'zero points'}: ${layers.length} MatMulNBits layers, ${file.length} B; max relative |onnxruntime - ours| ${worst.toExponential(2)}`);
+  }
+  // One 4096 x 4096 layer, batch 1: onnxruntime's MatMulNBits (CPU, its threads) vs our WASM kernel (one thread).
+  const N = 4096, K = 4096;
+  const packed = quantizeRTN(randn(N * K).map((v) => v * 0.02), N, K, { bits: 4, group: 32 });
+  const layer = new QuantLinear(packed);
+  const x = randn(K), y = new Float32Array(N);
+  const ours = await time(() => layer.matvec(x, y));
+  const row = {};
+  for (const threads of [1, cpus().length]) {
+    const session = await ort.InferenceSession.create(encodeMatMulNBitsModel([{ name: 'l', weights: matMulNBitsFromPacked(packed) }]), { intraOpNumThreads: threads, interOpNumThreads: 1 });
+    const feeds = { 'l.A': new ort.Tensor('float32', x, [1, K]) };
+    const ref = (await session.run(feeds))['l.Y'].data;
+    let worst = 0;
+    for (let i = 0; i < N; i++) worst = Math.max(worst, Math.abs(ref[i] - y[i]) / (1 + Math.abs(ref[i])));
+    row[`ort${threads}`] = { ms: await time(() => session.run(feeds)), maxRelDiff: worst };
+  }
+  result.onnx.matvec4096 = { oursMs: ours, usesKernel: layer.usesKernel, ...row };
+  console.log(`4096x4096 4-bit matvec: ours ${ours.toFixed(3)} ms (${layer.usesKernel ? 'WASM SIMD' : 'TS reference'}, 1 thread), onnxruntime MatMulNBits ` +
+    Object.entries(row).map(([k, v]) => `${v.ms.toFixed(3)} ms (${k.slice(3)} thread${k === 'ort1' ? '' : 's'}; ours/ort ${(ours / v.ms).toFixed(2)}x; max rel diff ${v.maxRelDiff.toExponential(1)})`).join(', '));
+}
+
+// ---- write ----
+mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+writeFileSync(join(root, 'bench', 'results', 'quant-export.json'), JSON.stringify(result, null, 2));
+const md = [
+  '# Quantized export checks (bench/quant/export-check.mjs)',
+  '',
+  `Node ${result.machine.node}, ${result.machine.cpus} × ${result.machine.model}, load ${result.machine.load.map((v) => v.toFixed(1)).join(' ')} — a 2-core VM shared with other jobs, so times are rough.`,
+  `stories260K fp32 perplexity ${p32.toFixed(4)} on the last ${docs.reduce((a, d) => a + d.length, 0)} tokens of tinystories_val.txt.`,
+  '',
+  '## GGUF export → gguf-py and our importer',
+  '',
+  '| model | type | linear layers as | bits/weight (linear) | file bytes | export ms | import ms | perplexity (vs fp32) | gguf-py tensors / values | max \\|ours − gguf-py\\| |',
+  '|---|---|---|---:|---:|---:|---:|---|---|---:|',
+  ...result.gguf.map((r) => `| ${r.model} | ${r.type} | ${r.layerTypes.join(', ')} | ${r.linearBitsPerWeight.toFixed(2)} | ${r.fileBytes} | ${r.exportMs.toFixed(0)} | ${r.importMs.toFixed(0)} | ` +
+    `${r.perplexity ? `${r.perplexity.toFixed(4)} (${((r.perplexity / p32 - 1) * 100).toFixed(2)}%)` : '—'} | ${r.ggufPy ? `${r.ggufPy.tensors} / ${r.ggufPy.values}` : 'not run'} | ${r.ggufPy ? r.ggufPy.maxAbsDiff : '—'} |`),
+  '',
+  ...[...new Set(result.gguf.flatMap((r) => r.fallbacks.map((f) => `- ${r.model} ${r.type}: fallback ${f}`)))],
+  '',
+];
+if (result.onnx.layers) {
+  const m = result.onnx.matvec4096;
+  md.push('## ONNX MatMulNBits → onnxruntime-node ' + result.onnx.onnxruntime, '',
+    '| export | layers | file bytes | max relative \\|onnxruntime − ours\\| |', '|---|---:|---:|---:|',
+    ...result.onnx.layers.map((l) => `| stories260K RTN 4-bit g32 ${l.symmetric ? 'symmetric' : 'zero points'} | ${l.layers} | ${l.fileBytes} | ${l.maxRelDiff.toExponential(2)} |`), '',
+    '4096 × 4096 4-bit (block 32) matrix–vector product, batch 1, median:', '',
+    '| ours (QuantLinear) | onnxruntime 1 thread | ratio | onnxruntime all threads | ratio |', '|---:|---:|---:|---:|---:|',
+    `| ${m.oursMs.toFixed(3)} ms (${m.usesKernel ? 'WASM SIMD' : 'TS'}) | ${m.ort1.ms.toFixed(3)} ms | ${(m.oursMs / m.ort1.ms).toFixed(2)}× | ${Object.entries(m).find(([k]) => k.startsWith('ort') && k !== 'ort1')?.[1].ms.toFixed(3) ?? '—'} ms | ${(m.oursMs / (Object.entries(m).find(([k]) => k.startsWith('ort') && k !== 'ort1')?.[1].ms ?? NaN)).toFixed(2)}× |`, '');
+} else md.push('onnxruntime-node not installed: ONNX checks not run.', '');
+md.push('llama.cpp is not packaged in Debian bookworm and was not built here; the GGUF files were checked with gguf-py (reader and dequantizers) instead.', '');
+writeFileSync(join(root, 'bench', 'results', 'quant-export.md'), md.join('\n'));
+console.log('wrote bench/results/quant-export.{json,md}');
