@@ -1,5 +1,9 @@
 // bench/quant/export-check: our GGUF and ONNX MatMulNBits exports checked and timed against peers
 // in one run.
+//   ggml: when bench/.peers/ggml/ggml-quantize exists (ggml's own src/ggml-quants.c compiled with a
+//     small driver that calls quantize_row_{q8_0,q4_0,q5_0,q4_K}_ref; built by hand, see
+//     docs/quant-export.md), our encoders must give its bytes on 1M values of four distributions;
+//     its time and ours are printed side by side.
 //   GGUF: stories260K (and a synthetic model with 256-multiple widths, which Q4_K needs) exported
 //     to Q8_0 / Q4_0 / Q4_K; gguf-py (llama.cpp's Python package, `pip install gguf`) reads each
 //     file on its own and dequantizes every tensor, which must equal what our importer holds; the
@@ -13,6 +17,7 @@
 //   node bench/quant/export-check.mjs            (after npm run build)
 // Writes bench/results/quant-export.{json,md}.
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +25,7 @@ import { cpus, loadavg } from 'node:os';
 import { LlamaModel, LINEAR_NAMES } from '../../dist/src/tensors/llm/model.js';
 import { Llama2cTokenizer } from '../../dist/src/tensors/llm/tokenizer.js';
 import { perplexity, textDocuments, lastDocs } from '../../dist/src/tensors/llm/perplexity.js';
+import { ggmlQuantize } from '../../dist/src/tensors/quant/ggml-quants.js';
 import { exportGguf } from '../../dist/src/tensors/quant/gguf-export.js';
 import { loadGgufModel } from '../../dist/src/tensors/quant/gguf-import.js';
 import { denseWeights } from '../../dist/src/tensors/quant/dense-weights.js';
@@ -59,6 +65,31 @@ async function time(fn, minMs = 1500) {
   ts.sort((a, b) => a - b);
   return ts[ts.length >> 1];
 }
+
+// ---- ggml's reference quantizers, compiled from its source ----
+const ggmlBin = join(root, 'bench', '.peers', 'ggml', 'ggml-quantize');
+if (existsSync(ggmlBin)) {
+  result.ggml = [];
+  const rng = new Rng(1);
+  const n = 256 * 4096;
+  for (const [dist, gen] of [['normal', () => rng.normal() * 0.05], ['normal^3', () => rng.normal() ** 3], ['uniform', () => rng.float() - 0.3], ['integers -8..8', () => rng.int(17) - 8]]) {
+    const x = Float32Array.from({ length: n }, gen);
+    x.fill(0, 0, 256), x.fill(0.25, 256, 512); // an all-zero and a constant super-block
+    for (const type of ['Q8_0', 'Q4_0', 'Q5_0', 'Q4_K']) {
+      const r = spawnSync(ggmlBin, [type, String(n)], { input: Buffer.from(x.buffer), maxBuffer: 1 << 28 });
+      if (r.status !== 0) throw new Error(`ggml-quantize ${type} failed`);
+      const t0 = now();
+      const ours = ggmlQuantize(type, x);
+      const oursMs = now() - t0;
+      let differing = 0;
+      for (let i = 0; i < ours.length; i++) if (ours[i] !== r.stdout[i]) differing++;
+      if (r.stdout.length !== ours.length) differing = Math.max(differing, Math.abs(r.stdout.length - ours.length));
+      const ggmlMs = Number(r.stderr.toString().trim());
+      result.ggml.push({ dist, type, values: n, bytes: ours.length, differing, oursMs, ggmlMs });
+      console.log(`ggml ${type} on ${n} ${dist} values: ${differing} of ${ours.length} bytes differ; ours ${oursMs.toFixed(1)} ms, ggml C ${ggmlMs.toFixed(1)} ms (${(oursMs / ggmlMs).toFixed(1)}x)`);
+    }
+  }
+} else console.log('bench/.peers/ggml/ggml-quantize not built: ggml byte comparison skipped');
 
 // ---- GGUF ----
 const bytes = loadStories260K();
@@ -181,6 +212,9 @@ const md = [
   `Node ${result.machine.node}, ${result.machine.cpus} × ${result.machine.model}, load ${result.machine.load.map((v) => v.toFixed(1)).join(' ')} — a 2-core VM shared with other jobs, so times are rough.`,
   `stories260K fp32 perplexity ${p32.toFixed(4)} on the last ${docs.reduce((a, d) => a + d.length, 0)} tokens of tinystories_val.txt.`,
   '',
+  ...(result.ggml ? ['## Our block encoders vs ggml\'s reference quantizers (C, compiled from ggml\'s src/ggml-quants.c, gcc -O2)', '',
+    '| values | type | bytes | differing bytes | ours ms | ggml ms | ours/ggml |', '|---|---|---:|---:|---:|---:|---:|',
+    ...result.ggml.map((g) => `| ${g.values} ${g.dist} | ${g.type} | ${g.bytes} | ${g.differing} | ${g.oursMs.toFixed(1)} | ${g.ggmlMs.toFixed(1)} | ${(g.oursMs / g.ggmlMs).toFixed(1)}× |`), ''] : []),
   '## GGUF export → gguf-py and our importer',
   '',
   '| model | type | linear layers as | bits/weight (linear) | file bytes | export ms | import ms | perplexity (vs fp32) | gguf-py tensors / values | max \\|ours − gguf-py\\| |',
