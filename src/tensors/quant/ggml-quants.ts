@@ -13,6 +13,8 @@
  *     8 sub-blocks of 32, each with a 6-bit scale sc and 6-bit min m (packed by get_scale_min_k4),
  *     x = d * sc * q - dmin * m; byte l of each 32-byte chunk of qs holds sub-block 2k's element l in
  *     its low nibble and sub-block 2k+1's element l in its high nibble.
+ *   block_q6_K { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; ggml_half d; }  210 bytes per 256
+ *     (decode only: llama.cpp's Q4_K_M files keep some tensors in it), x = d * scales[j] * (q - 32).
  *
  * ggml computes in C `float` (x86-64 SSE: every operation rounded to float32, no contraction into
  * fma in ggml-base). We round after every operation with Math.fround, in ggml's evaluation order,
@@ -21,7 +23,9 @@
 import { ZipmlError } from '../../core/errors.js';
 import { f32ToF16Bits } from '../../core/dtypes.js';
 
-export type GgmlBlockType = 'Q8_0' | 'Q4_0' | 'Q5_0' | 'Q4_K';
+export type GgmlBlockType = 'Q8_0' | 'Q4_0' | 'Q5_0' | 'Q4_K' | 'Q6_K';
+/** The block types we encode (Q6_K is decoded only). */
+export type GgmlEncodeType = Exclude<GgmlBlockType, 'Q6_K'>;
 
 export const QK8_0 = 32;
 export const QK4_0 = 32;
@@ -34,7 +38,10 @@ export const GGML_BLOCK: Record<GgmlBlockType, { values: number; bytes: number }
   Q4_0: { values: QK4_0, bytes: 2 + QK4_0 / 2 },
   Q5_0: { values: QK5_0, bytes: 2 + 4 + QK5_0 / 2 },
   Q4_K: { values: QK_K, bytes: 2 + 2 + 12 + QK_K / 2 },
+  Q6_K: { values: QK_K, bytes: QK_K / 2 + QK_K / 4 + QK_K / 16 + 2 },
 };
+/** Byte offsets of each block's fp16 scales. */
+const HALF_AT: Record<GgmlBlockType, number[]> = { Q8_0: [0], Q4_0: [0], Q5_0: [0], Q4_K: [0, 2], Q6_K: [208] };
 
 const f = Math.fround;
 
@@ -309,17 +316,38 @@ export function dequantizeQ4_K(b: Uint8Array, n: number, out: Float32Array = new
   return out;
 }
 
+// ---- Q6_K (decode only) ----
+
+export function dequantizeQ6_K(b: Uint8Array, n: number, out: Float32Array = new Float32Array(n)): Float32Array {
+  checkLength(n, QK_K, 'Q6_K');
+  for (let i = 0, o = 0; i < n / QK_K; i++, o += 210) {
+    const d = halfToFloat(b[o + 208]! | (b[o + 209]! << 8));
+    // Each half (128 values) uses 64 bytes of ql, 32 of qh and 8 scales; element l + 32m of the
+    // half takes ql's low (m even) or high (m odd) nibble and qh's bits 2m..2m+1.
+    for (let h = 0; h < 2; h++) {
+      const ql = o + 64 * h, qh = o + 128 + 32 * h, sc = o + 192 + 8 * h, y = i * QK_K + 128 * h;
+      for (let l = 0; l < 32; l++) {
+        const is = l >> 4, hb = b[qh + l]!;
+        const q = [(b[ql + l]! & 15) | ((hb & 3) << 4), (b[ql + l + 32]! & 15) | (((hb >> 2) & 3) << 4), (b[ql + l]! >> 4) | (((hb >> 4) & 3) << 4), (b[ql + l + 32]! >> 4) | (((hb >> 6) & 3) << 4)];
+        for (let m = 0; m < 4; m++) out[y + l + 32 * m] = f(d * ((b[sc + is + 2 * m]! << 24) >> 24)) * (q[m]! - 32);
+      }
+    }
+  }
+  return out;
+}
+
 // ---- dispatch ----
 
-const QUANTIZE: Record<GgmlBlockType, (x: Float32Array, out?: Uint8Array) => Uint8Array> = { Q8_0: quantizeQ8_0, Q4_0: quantizeQ4_0, Q5_0: quantizeQ5_0, Q4_K: quantizeQ4_K };
+const QUANTIZE: Record<GgmlEncodeType, (x: Float32Array, out?: Uint8Array) => Uint8Array> = { Q8_0: quantizeQ8_0, Q4_0: quantizeQ4_0, Q5_0: quantizeQ5_0, Q4_K: quantizeQ4_K };
 const DEQUANTIZE: Record<GgmlBlockType, (b: Uint8Array, n: number, out?: Float32Array) => Float32Array> = {
-  Q8_0: dequantizeQ8_0, Q4_0: dequantizeQ4_0, Q5_0: dequantizeQ5_0, Q4_K: dequantizeQ4_K,
+  Q8_0: dequantizeQ8_0, Q4_0: dequantizeQ4_0, Q5_0: dequantizeQ5_0, Q4_K: dequantizeQ4_K, Q6_K: dequantizeQ6_K,
 };
 
 export const isGgmlBlockType = (t: string): t is GgmlBlockType => t in GGML_BLOCK;
 
 /** ggml's reference quantization of `x` (length a multiple of the block size); non-finite input is refused. */
-export function ggmlQuantize(type: GgmlBlockType, x: Float32Array): Uint8Array {
+export function ggmlQuantize(type: GgmlEncodeType, x: Float32Array): Uint8Array {
+  if (!(type in QUANTIZE)) throw new ZipmlError('E_ARG', `${type}: no encoder (decode only)`);
   const out = new Uint8Array(ggmlBlockBytes(type, x.length));
   for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i]!)) throw new ZipmlError('E_ARG', `${type}: value ${i} is ${x[i]}`);
   return QUANTIZE[type](x, out);
@@ -338,9 +366,8 @@ export function ggmlDequantize(type: GgmlBlockType, blocks: Uint8Array, n: numbe
  */
 export function firstBadBlock(type: GgmlBlockType, blocks: Uint8Array): number {
   const { bytes } = GGML_BLOCK[type];
-  const halves = type === 'Q4_K' ? 2 : 1;
   for (let i = 0, o = 0; o + bytes <= blocks.length; i++, o += bytes) {
-    for (let k = 0; k < halves; k++) if ((blocks[o + 2 * k + 1]! & 0x7c) === 0x7c) return i;
+    for (const at of HALF_AT[type]) if ((blocks[o + at + 1]! & 0x7c) === 0x7c) return i;
   }
   return -1;
 }

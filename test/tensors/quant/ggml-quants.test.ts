@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { f32ToF16Bits } from '../../../src/core/dtypes.js';
 import {
-  GGML_BLOCK, type GgmlBlockType, dequantizeQ4_0, dequantizeQ4_K, dequantizeQ5_0, dequantizeQ8_0, firstBadBlock, getScaleMinK4, ggmlDequantize,
+  GGML_BLOCK, type GgmlEncodeType, dequantizeQ4_0, dequantizeQ6_K, dequantizeQ4_K, dequantizeQ5_0, dequantizeQ8_0, firstBadBlock, getScaleMinK4, ggmlDequantize,
   ggmlQuantize, halfToFloat, nearestInt, quantizeQ4_0, quantizeQ8_0,
 } from '../../../src/tensors/quant/ggml-quants.js';
 import { Rng } from '../../util/rng.js';
@@ -87,6 +87,24 @@ test('Q4_K test vector: get_scale_min_k4 unpacks the 6-bit scales and mins; x = 
       assert.equal(y[32 * j + l], SC[j]! * q - 0.5 * MN[j]!, `sub-block ${j} element ${l}`);
     }
   }
+});
+
+test('Q6_K test vector (decode only): ql low/high nibbles and qh 2-bit pairs make q, x = d * scales[j] * (q - 32)', () => {
+  // block_q6_K: ql[128], qh[64], int8 scales[16], half d at byte 208. In each 128-value half,
+  // element l + 32m (m = 0..3) takes ql[l] low, ql[l + 32] low, ql[l] high, ql[l + 32] high nibble
+  // and bits 2m..2m+1 of qh[l]; its scale is scales[8h + l / 16 + 2m].
+  const b = new Uint8Array(210);
+  b.fill(0x21, 0, 128); // low nibble 1, high nibble 2
+  b.fill(0b11100100, 128, 192); // m0 -> 0, m1 -> 1, m2 -> 2, m3 -> 3
+  for (let j = 0; j < 16; j++) b[192 + j] = (j - 8) & 0xff;
+  [b[208], b[209]] = half(0.5);
+  const q = [1 | (0 << 4), 1 | (1 << 4), 2 | (2 << 4), 2 | (3 << 4)];
+  const y = dequantizeQ6_K(b, 256);
+  for (let k = 0; k < 256; k++) {
+    const h = k >> 7, m = (k & 127) >> 5, l = k & 31;
+    assert.equal(y[k], 0.5 * (8 * h + (l >> 4) + 2 * m - 8) * (q[m]! - 32), `element ${k}`);
+  }
+  assert.throws(() => ggmlQuantize('Q6_K' as GgmlEncodeType, new Float32Array(256)), /decode only/);
 });
 
 test('nearest_int rounds half to even, like adding 1.5 * 2^23 in float', () => {
@@ -176,9 +194,13 @@ test('gguf-py: same Q8_0 / Q4_0 / Q5_0 bytes from its quantizers, same floats fr
   x.fill(0, 0, 32);
   x.fill(0.3, 32, 64);
   for (let i = 64; i < 96; i++) x[i] = (i - 80) / 4;
-  for (const type of ['Q8_0', 'Q4_0', 'Q5_0', 'Q4_K'] as GgmlBlockType[]) {
+  for (const type of ['Q8_0', 'Q4_0', 'Q5_0', 'Q4_K'] as GgmlEncodeType[]) {
     const ours = ggmlQuantize(type, x);
     if (type !== 'Q4_K') assert.deepEqual(ours, pyQuantize(type, x), `${type} blocks`); // gguf-py has no Q4_K quantizer
     assert.deepEqual(ggmlDequantize(type, ours, x.length), pyDequantize(type, ours, x.length), `${type} values`);
   }
+  // Q6_K (decode only): random blocks with a finite d.
+  const q6 = new Rng(8).bytes(210 * 8);
+  for (let i = 0; i < 8; i++) [q6[210 * i + 208], q6[210 * i + 209]] = half(0.01 * (i + 1));
+  assert.deepEqual(ggmlDequantize('Q6_K', q6, 2048), pyDequantize('Q6_K', q6, 2048), 'Q6_K values');
 });
