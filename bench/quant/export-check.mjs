@@ -7,8 +7,13 @@
 //   GGUF: stories260K (and a synthetic model with 256-multiple widths, which Q4_K needs) exported
 //     to Q8_0 / Q4_0 / Q4_K; gguf-py (llama.cpp's Python package, `pip install gguf`) reads each
 //     file on its own and dequantizes every tensor, which must equal what our importer holds; the
-//     re-imported model's perplexity on TinyStories against fp32. llama.cpp itself is not in
-//     Debian bookworm, so it does not run here.
+//     re-imported model's perplexity on TinyStories against fp32.
+//   llama.cpp: when bench/.peers/llama.cpp/build/bin/llama-{perplexity,quantize} exist (llama.cpp is
+//     not in Debian bookworm; built by hand from a snapshot, see docs/quant-export.md):
+//     llama-perplexity on our GGUF files against our runtime on the same files with the same
+//     protocol (chunks of 128 tokens, BOS first, the second half of each chunk scored), and
+//     llama-quantize on our F32 files: its tensors must be byte-identical to our export's where the
+//     types agree, and our importer runs its files (Q4_K_M with Q6_K/Q8_0 tensors).
 //   ONNX: stories260K's linear layers RTN 4-bit (group 32; symmetric and with zero points) as
 //     MatMulNBits nodes run by onnxruntime-node (bench/package.json, or bench/.peers/ort), compared
 //     with our packed matvec; then one 4096 x 4096 4-bit layer, onnxruntime MatMulNBits vs our
@@ -16,7 +21,8 @@
 //
 //   node bench/quant/export-check.mjs            (after npm run build)
 // Writes bench/results/quant-export.{json,md}.
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join, dirname } from 'node:path';
@@ -24,7 +30,8 @@ import { fileURLToPath } from 'node:url';
 import { cpus, loadavg } from 'node:os';
 import { LlamaModel, LINEAR_NAMES } from '../../dist/src/tensors/llm/model.js';
 import { Llama2cTokenizer } from '../../dist/src/tensors/llm/tokenizer.js';
-import { perplexity, textDocuments, lastDocs } from '../../dist/src/tensors/llm/perplexity.js';
+import { perplexity, textDocuments, lastDocs, logProb } from '../../dist/src/tensors/llm/perplexity.js';
+import { parseGgufHeader } from '../../dist/src/tensors/formats/gguf.js';
 import { ggmlQuantize } from '../../dist/src/tensors/quant/ggml-quants.js';
 import { exportGguf } from '../../dist/src/tensors/quant/gguf-export.js';
 import { loadGgufModel } from '../../dist/src/tensors/quant/gguf-import.js';
@@ -155,6 +162,92 @@ for (const [label, model, tk, types] of [
   }
 }
 
+// ---- llama.cpp ----
+const llamaBin = join(root, 'bench', '.peers', 'llama.cpp', 'build', 'bin');
+if (existsSync(join(llamaBin, 'llama-perplexity')) && existsSync(join(llamaBin, 'llama-quantize'))) {
+  const dir = mkdtempSync(join(tmpdir(), 'zipml-llamacpp-'));
+  const N_CTX = 128, CHUNKS = 16;
+  const textFile = join(dir, 'text.txt');
+  writeFileSync(textFile, text.slice(text.length - 40000));
+  /** llama-perplexity's protocol: chunks of N_CTX tokens (BOS first), NLL of the second half's next tokens. */
+  const ourPerplexity = (model, tk) => {
+    const tokens = tk.encode(text.slice(text.length - 40000));
+    const first = N_CTX / 2;
+    let nll = 0, count = 0;
+    const chunks = Math.min(CHUNKS, Math.floor(tokens.length / N_CTX));
+    for (let c = 0; c < chunks; c++) {
+      const chunk = tokens.slice(c * N_CTX, (c + 1) * N_CTX);
+      chunk[0] = 1;
+      for (let pos = 0; pos < N_CTX - 1; pos++) {
+        const logits = model.forward(chunk[pos], pos);
+        if (pos >= first) (nll -= logProb(logits, chunk[pos + 1])), count++;
+      }
+    }
+    return Math.exp(nll / count);
+  };
+  const llamaPerplexity = (file) => {
+    const r = spawnSync(join(llamaBin, 'llama-perplexity'), ['-m', file, '-f', textFile, '-c', String(N_CTX), '--chunks', String(CHUNKS), '-b', String(N_CTX), '-t', '1', '-ctk', 'f32', '-ctv', 'f32'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    const m = /Final estimate: PPL = ([0-9.]+)/.exec(r.stdout + r.stderr);
+    if (!m) throw new Error(`llama-perplexity failed on ${file}: ${(r.stderr || '').slice(-400)}`);
+    return Number(m[1]);
+  };
+  const tensorsOf = (file) => {
+    const h = parseGgufHeader(file);
+    return new Map(h.tensors.map((t) => [t.name, { type: t.type.name, bytes: file.subarray(h.dataOffset + t.relOffset, h.dataOffset + t.relOffset + t.byteLength) }]));
+  };
+  const same = (a, b) => a.length === b.length && a.every((v, i) => v === b[i]);
+  result.llamaCpp = { perplexity: [], quantize: [] };
+  for (const type of ['F32', 'Q8_0', 'Q4_0', 'Q4_K']) {
+    const { bytes: file } = await exportGguf(fp32, tok, { type });
+    const path = join(dir, `s-${type}.gguf`);
+    writeFileSync(path, file);
+    const row = { file: `ours ${type}`, llamaCpp: llamaPerplexity(path), ours: ourPerplexity(loadGgufModel(file).model, tok) };
+    result.llamaCpp.perplexity.push(row);
+    console.log(`llama-perplexity on our stories260K ${type}: ${row.llamaCpp.toFixed(4)}; our runtime on the same file: ${row.ours.toFixed(4)}`);
+  }
+  // llama-quantize on our F32 files; compare tensor bytes with our export of the same type.
+  const synth = new LlamaModel(syntheticWeights({ nLayers: 2, seqLen: N_CTX }));
+  for (const [label, model, tk, jobs] of [
+    ['stories260K', fp32, tok, [['Q4_K_M', 'Q4_K']]],
+    ['synthetic 256/512', synth, syntheticTokenizer(), [['Q8_0', 'Q8_0'], ['Q4_0', 'Q4_0'], ['Q4_K_S', 'Q4_K']]],
+  ]) {
+    const f32Path = join(dir, 'in-f32.gguf');
+    const f32File = (await exportGguf(model, tk, { type: 'F32' })).bytes;
+    writeFileSync(f32Path, f32File);
+    if (label !== 'stories260K') {
+      const row = { file: `${label}, ours F32`, llamaCpp: llamaPerplexity(f32Path), ours: ourPerplexity(loadGgufModel(f32File).model, tk) };
+      result.llamaCpp.perplexity.push(row);
+      console.log(`llama-perplexity on ${row.file}: ${row.llamaCpp.toPrecision(5)}; ours ${row.ours.toPrecision(5)}`);
+    }
+    for (const [ftype, ourType] of jobs) {
+      const out = join(dir, `llama-${ftype}.gguf`);
+      const r = spawnSync(join(llamaBin, 'llama-quantize'), [f32Path, out, ftype, '1'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+      if (r.status !== 0) throw new Error(`llama-quantize ${ftype} failed: ${r.stderr.slice(-400)}`);
+      const theirs = new Uint8Array(readFileSync(out));
+      const ours = (await exportGguf(model, tk, { type: ourType })).bytes;
+      const a = tensorsOf(theirs), b = tensorsOf(ours);
+      let compared = 0, identical = 0;
+      const types = {};
+      for (const [name, t] of a) {
+        types[t.type] = (types[t.type] ?? 0) + 1;
+        const o = b.get(name);
+        if (!o || o.type !== t.type || !name.startsWith('blk.') || t.type === 'F32') continue;
+        compared++;
+        if (same(t.bytes, o.bytes)) identical++;
+      }
+      const imported = loadGgufModel(theirs);
+      const row = { model: label, ftype, ourType, llamaTypes: types, compared, identical, importedTypes: [...new Set(Object.values(imported.types))], ggufPy: pyCheck(theirs, imported.model) };
+      row.llamaPerplexity = llamaPerplexity(out);
+      row.ourPerplexity = ourPerplexity(imported.model, imported.tokenizer);
+      result.llamaCpp.quantize.push(row);
+      console.log(`llama-quantize ${label} ${ftype}: types ${JSON.stringify(types)}; ${identical} of ${compared} quantized block tensors byte-identical to our ${ourType} export; our importer runs it (${row.importedTypes.join(', ')})` +
+        (row.ggufPy ? `, its weights = gguf-py's dequantization of the file (max diff ${row.ggufPy.maxAbsDiff})` : '') +
+        `; perplexity llama.cpp ${row.llamaPerplexity.toPrecision(5)}, ours on its file ${row.ourPerplexity.toPrecision(5)}`);
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+} else console.log('llama.cpp binaries not built under bench/.peers/llama.cpp: llama.cpp checks skipped');
+
 // ---- ONNX MatMulNBits ----
 const ort = loadOrt();
 if (!ort) {
@@ -234,6 +327,17 @@ if (result.onnx.layers) {
     '| ours (QuantLinear) | onnxruntime 1 thread | ratio | onnxruntime all threads | ratio |', '|---:|---:|---:|---:|---:|',
     `| ${m.oursMs.toFixed(3)} ms (${m.usesKernel ? 'WASM SIMD' : 'TS'}) | ${m.ort1.ms.toFixed(3)} ms | ${(m.oursMs / m.ort1.ms).toFixed(2)}× | ${Object.entries(m).find(([k]) => k.startsWith('ort') && k !== 'ort1')?.[1].ms.toFixed(3) ?? '—'} ms | ${(m.oursMs / (Object.entries(m).find(([k]) => k.startsWith('ort') && k !== 'ort1')?.[1].ms ?? NaN)).toFixed(2)}× |`, '');
 } else md.push('onnxruntime-node not installed: ONNX checks not run.', '');
-md.push('llama.cpp is not packaged in Debian bookworm and was not built here; the GGUF files were checked with gguf-py (reader and dequantizers) instead.', '');
+if (result.llamaCpp) {
+  md.push('## llama.cpp on our files, and our runtime on llama.cpp\'s', '',
+    `llama-perplexity -c ${128} --chunks 16 -t 1 -ctk f32 -ctv f32 on the last 40,000 characters of tinystories_val.txt; "ours" runs the same protocol on the same file imported into our runtime.`, '',
+    '| file | llama.cpp perplexity | our runtime | ours − llama.cpp, mean NLL (nats) |', '|---|---:|---:|---:|',
+    ...result.llamaCpp.perplexity.map((r) => `| ${r.file.startsWith('ours') ? 'stories260K, ' : ''}${r.file} | ${r.llamaCpp.toPrecision(5)} | ${r.ours.toPrecision(5)} | ${Math.log(r.ours / r.llamaCpp).toFixed(4)} |`),
+    ...result.llamaCpp.quantize.map((r) => `| ${r.model}, llama-quantize ${r.ftype} | ${r.llamaPerplexity.toPrecision(5)} | ${r.ourPerplexity.toPrecision(5)} | ${Math.log(r.ourPerplexity / r.llamaPerplexity).toFixed(4)} |`), '',
+    'The synthetic model has random weights (perplexity ~e^50); compare the NLL difference, not the perplexity.', '',
+    'llama-quantize on our F32 export vs our own export of the same type:', '',
+    '| model | llama-quantize type | its tensor types | our export | block tensors compared | byte-identical | our import vs gguf-py, max \\|diff\\| |', '|---|---|---|---|---:|---:|---:|',
+    ...result.llamaCpp.quantize.map((r) => `| ${r.model} | ${r.ftype} | ${Object.entries(r.llamaTypes).map(([k, v]) => `${k} ×${v}`).join(', ')} | ${r.ourType} | ${r.compared} | ${r.identical} | ${r.ggufPy ? r.ggufPy.maxAbsDiff : 'not run'} |`), '',
+    'llama.cpp\'s CPU matmul on quantized weights quantizes the activations to 8 bits (its vec_dot_*_q8_0 / q8_K kernels); our runtime keeps them fp32. That, not the weights (byte-identical, and equal to gguf-py\'s dequantization), is the perplexity difference on quantized files; on F32 files the two agree.', '');
+} else md.push('llama.cpp binaries were not built under bench/.peers/llama.cpp; llama.cpp checks not run.', '');
 writeFileSync(join(root, 'bench', 'results', 'quant-export.md'), md.join('\n'));
 console.log('wrote bench/results/quant-export.{json,md}');

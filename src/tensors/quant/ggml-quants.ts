@@ -13,8 +13,11 @@
  *     8 sub-blocks of 32, each with a 6-bit scale sc and 6-bit min m (packed by get_scale_min_k4),
  *     x = d * sc * q - dmin * m; byte l of each 32-byte chunk of qs holds sub-block 2k's element l in
  *     its low nibble and sub-block 2k+1's element l in its high nibble.
- *   block_q6_K { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; ggml_half d; }  210 bytes per 256
- *     (decode only: llama.cpp's Q4_K_M files keep some tensors in it), x = d * scales[j] * (q - 32).
+ *   block_q5_K { ggml_half d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; }  176 bytes per 256:
+ *     Q4_K plus a fifth bit (bit 2k of qh[l] for sub-block 2k, bit 2k+1 for 2k+1) (decode only);
+ *   block_q6_K { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; ggml_half d; }  210 bytes per 256,
+ *     x = d * scales[j] * (q - 32) (decode only).
+ * The two decode-only types are what llama.cpp's Q4_K_S / Q4_K_M files keep some tensors in.
  *
  * ggml computes in C `float` (x86-64 SSE: every operation rounded to float32, no contraction into
  * fma in ggml-base). We round after every operation with Math.fround, in ggml's evaluation order,
@@ -23,9 +26,9 @@
 import { ZipmlError } from '../../core/errors.js';
 import { f32ToF16Bits } from '../../core/dtypes.js';
 
-export type GgmlBlockType = 'Q8_0' | 'Q4_0' | 'Q5_0' | 'Q4_K' | 'Q6_K';
-/** The block types we encode (Q6_K is decoded only). */
-export type GgmlEncodeType = Exclude<GgmlBlockType, 'Q6_K'>;
+export type GgmlBlockType = 'Q8_0' | 'Q4_0' | 'Q5_0' | 'Q4_K' | 'Q5_K' | 'Q6_K';
+/** The block types we encode (Q5_K and Q6_K are decoded only). */
+export type GgmlEncodeType = Exclude<GgmlBlockType, 'Q5_K' | 'Q6_K'>;
 
 export const QK8_0 = 32;
 export const QK4_0 = 32;
@@ -38,10 +41,11 @@ export const GGML_BLOCK: Record<GgmlBlockType, { values: number; bytes: number }
   Q4_0: { values: QK4_0, bytes: 2 + QK4_0 / 2 },
   Q5_0: { values: QK5_0, bytes: 2 + 4 + QK5_0 / 2 },
   Q4_K: { values: QK_K, bytes: 2 + 2 + 12 + QK_K / 2 },
+  Q5_K: { values: QK_K, bytes: 2 + 2 + 12 + QK_K / 8 + QK_K / 2 },
   Q6_K: { values: QK_K, bytes: QK_K / 2 + QK_K / 4 + QK_K / 16 + 2 },
 };
 /** Byte offsets of each block's fp16 scales. */
-const HALF_AT: Record<GgmlBlockType, number[]> = { Q8_0: [0], Q4_0: [0], Q5_0: [0], Q4_K: [0, 2], Q6_K: [208] };
+const HALF_AT: Record<GgmlBlockType, number[]> = { Q8_0: [0], Q4_0: [0], Q5_0: [0], Q4_K: [0, 2], Q5_K: [0, 2], Q6_K: [208] };
 
 const f = Math.fround;
 
@@ -301,19 +305,30 @@ export function q4kSubBlock(blk: Uint8Array, o: number, j: number): [number, num
   return [f(d * s), f(dmin * m)];
 }
 
-export function dequantizeQ4_K(b: Uint8Array, n: number, out: Float32Array = new Float32Array(n)): Float32Array {
-  checkLength(n, QK_K, 'Q4_K');
-  for (let i = 0, o = 0; i < n / QK_K; i++, o += 144) {
+/** dequantize_row_q4_K and (with the fifth bits at `qh`) dequantize_row_q5_K. */
+function dequantizeK(b: Uint8Array, n: number, out: Float32Array, type: 'Q4_K' | 'Q5_K'): Float32Array {
+  checkLength(n, QK_K, type);
+  const bytes = GGML_BLOCK[type].bytes, five = type === 'Q5_K', qsAt = five ? 48 : 16;
+  for (let i = 0, o = 0; i < n / QK_K; i++, o += bytes) {
     for (let j = 0; j < 8; j += 2) {
       const [d1, m1] = q4kSubBlock(b, o, j), [d2, m2] = q4kSubBlock(b, o, j + 1);
-      const q = o + 16 + 16 * j, y = i * QK_K + 32 * j;
+      const q = o + qsAt + 16 * j, y = i * QK_K + 32 * j;
       for (let l = 0; l < 32; l++) {
-        out[y + l] = f(d1 * (b[q + l]! & 0xf)) - m1;
-        out[y + 32 + l] = f(d2 * (b[q + l]! >> 4)) - m2;
+        const h = five ? b[o + 16 + l]! >> j : 0;
+        out[y + l] = f(d1 * ((b[q + l]! & 0xf) + ((h & 1) << 4))) - m1;
+        out[y + 32 + l] = f(d2 * ((b[q + l]! >> 4) + ((h & 2) << 3))) - m2;
       }
     }
   }
   return out;
+}
+
+export function dequantizeQ4_K(b: Uint8Array, n: number, out: Float32Array = new Float32Array(n)): Float32Array {
+  return dequantizeK(b, n, out, 'Q4_K');
+}
+
+export function dequantizeQ5_K(b: Uint8Array, n: number, out: Float32Array = new Float32Array(n)): Float32Array {
+  return dequantizeK(b, n, out, 'Q5_K');
 }
 
 // ---- Q6_K (decode only) ----
@@ -340,7 +355,7 @@ export function dequantizeQ6_K(b: Uint8Array, n: number, out: Float32Array = new
 
 const QUANTIZE: Record<GgmlEncodeType, (x: Float32Array, out?: Uint8Array) => Uint8Array> = { Q8_0: quantizeQ8_0, Q4_0: quantizeQ4_0, Q5_0: quantizeQ5_0, Q4_K: quantizeQ4_K };
 const DEQUANTIZE: Record<GgmlBlockType, (b: Uint8Array, n: number, out?: Float32Array) => Float32Array> = {
-  Q8_0: dequantizeQ8_0, Q4_0: dequantizeQ4_0, Q5_0: dequantizeQ5_0, Q4_K: dequantizeQ4_K, Q6_K: dequantizeQ6_K,
+  Q8_0: dequantizeQ8_0, Q4_0: dequantizeQ4_0, Q5_0: dequantizeQ5_0, Q4_K: dequantizeQ4_K, Q5_K: dequantizeQ5_K, Q6_K: dequantizeQ6_K,
 };
 
 export const isGgmlBlockType = (t: string): t is GgmlBlockType => t in GGML_BLOCK;

@@ -1,11 +1,11 @@
 /**
- * A GGUF llama file (F32, F16, Q8_0, Q4_0, Q5_0, Q4_K or Q6_K tensors) as a runnable LlamaModel and
+ * A GGUF llama file (F32, F16, Q8_0, Q4_0, Q5_0, Q4_K, Q5_K or Q6_K tensors) as a runnable LlamaModel and
  * its tokenizer.
  *
  * Linear layers: Q8_0 and Q4_0 blocks are exactly our packed group codes (group 32, fp16 scale,
  * 8-bit codes with zero 128 = int8 + 128, 4-bit codes with zero 8), so they become QuantLinear
  * layers on the WASM kernel after moving the nibbles (ggml puts elements j and j + 16 in one byte,
- * we put 2j and 2j + 1). Q4_K, Q5_0 and Q6_K stay in their blocks (GgmlLinear, exact ggml dequantization
+ * we put 2j and 2j + 1). Q4_K, Q5_0, Q5_K and Q6_K stay in their blocks (GgmlLinear, exact ggml dequantization
  * one row at a time); F16/F32 become fp32 DenseLinear. Norms must be F32 or F16; the token
  * embedding may be any supported type and is dequantized for lookup.
  *
@@ -42,7 +42,7 @@ export interface GgufModel {
 }
 
 const WHAT = 'gguf import';
-const SUPPORTED = ['F32', 'F16', 'Q8_0', 'Q4_0', 'Q5_0', 'Q4_K', 'Q6_K'];
+const SUPPORTED = ['F32', 'F16', 'Q8_0', 'Q4_0', 'Q5_0', 'Q4_K', 'Q5_K', 'Q6_K'];
 
 const bad = (code: 'E_FORMAT' | 'E_CORRUPT' | 'E_LIMIT' | 'E_TRUNCATED', msg: string, offset?: number): ZipmlError => new ZipmlError(code, `${WHAT}: ${msg}`, { offset });
 

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { f32ToF16Bits } from '../../../src/core/dtypes.js';
 import {
-  GGML_BLOCK, type GgmlEncodeType, dequantizeQ4_0, dequantizeQ6_K, dequantizeQ4_K, dequantizeQ5_0, dequantizeQ8_0, firstBadBlock, getScaleMinK4, ggmlDequantize,
+  GGML_BLOCK, type GgmlEncodeType, dequantizeQ4_0, dequantizeQ5_K, dequantizeQ6_K, dequantizeQ4_K, dequantizeQ5_0, dequantizeQ8_0, firstBadBlock, getScaleMinK4, ggmlDequantize,
   ggmlQuantize, halfToFloat, nearestInt, quantizeQ4_0, quantizeQ8_0,
 } from '../../../src/tensors/quant/ggml-quants.js';
 import { Rng } from '../../util/rng.js';
@@ -84,6 +84,21 @@ test('Q4_K test vector: get_scale_min_k4 unpacks the 6-bit scales and mins; x = 
   for (let j = 0; j < 8; j++) {
     for (let l = 0; l < 32; l++) {
       const q = j % 2 === 0 ? l % 16 : 15 - (l % 16);
+      assert.equal(y[32 * j + l], SC[j]! * q - 0.5 * MN[j]!, `sub-block ${j} element ${l}`);
+    }
+  }
+});
+
+test('Q5_K test vector (decode only): Q4_K with qh[32] before qs; bit 2k / 2k+1 of qh[l] adds 16 to sub-block 2k / 2k+1', () => {
+  const k4 = q4kBlock();
+  const b = new Uint8Array(176);
+  b.set(k4.subarray(0, 16));
+  b.fill(0b10101010, 16, 48); // odd sub-blocks get the fifth bit
+  b.set(k4.subarray(16), 48);
+  const y = dequantizeQ5_K(b, 256);
+  for (let j = 0; j < 8; j++) {
+    for (let l = 0; l < 32; l++) {
+      const q = (j % 2 === 0 ? l % 16 : 15 - (l % 16)) + (j % 2) * 16;
       assert.equal(y[32 * j + l], SC[j]! * q - 0.5 * MN[j]!, `sub-block ${j} element ${l}`);
     }
   }
@@ -184,7 +199,7 @@ test('firstBadBlock finds an infinite or NaN fp16 scale; bad lengths are refused
   assert.throws(() => ggmlQuantize('Q4_0', Float32Array.of(...new Array(31).fill(0), NaN)), /NaN/);
 });
 
-test('gguf-py: same Q8_0 / Q4_0 / Q5_0 bytes from its quantizers, same floats from its dequantizers (all four types)', (t) => {
+test('gguf-py: same Q8_0 / Q4_0 / Q5_0 bytes from its quantizers, same floats from its dequantizers (all six types)', (t) => {
   if (!ggufPython()) {
     t.skip(GGUF_PY_MISSING);
     return;
@@ -203,4 +218,7 @@ test('gguf-py: same Q8_0 / Q4_0 / Q5_0 bytes from its quantizers, same floats fr
   const q6 = new Rng(8).bytes(210 * 8);
   for (let i = 0; i < 8; i++) [q6[210 * i + 208], q6[210 * i + 209]] = half(0.01 * (i + 1));
   assert.deepEqual(ggmlDequantize('Q6_K', q6, 2048), pyDequantize('Q6_K', q6, 2048), 'Q6_K values');
+  const q5 = new Rng(9).bytes(176 * 8);
+  for (let i = 0; i < 8; i++) [q5[176 * i], q5[176 * i + 1], q5[176 * i + 2], q5[176 * i + 3]] = [...half(0.01 * (i + 1)), ...half(0.002 * i)];
+  assert.deepEqual(ggmlDequantize('Q5_K', q5, 2048), pyDequantize('Q5_K', q5, 2048), 'Q5_K values');
 });
