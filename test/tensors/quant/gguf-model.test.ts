@@ -233,6 +233,17 @@ test('hostile GGUF: unknown architecture, wrong shapes, truncated blocks, NaN sc
   rejects(q6, 'E_FORMAT', /attn_norm.weight' has type I32/);
 });
 
+test('export refuses NaN weights, a tokenizer of another size and unknown types with E_ARG', async () => {
+  const w = syntheticWeights({ dim: 64, hiddenDim: 96, nLayers: 1, nHeads: 2, nKvHeads: 1, vocabSize: 270, seqLen: 8 }, 9);
+  const isArg = (re: RegExp) => (e: unknown) => isZipmlError(e, 'E_ARG') && re.test(e.message);
+  await assert.rejects(exportGguf(w, syntheticTokenizer(300), { type: 'Q8_0' }), isArg(/tokenizer has 300 tokens, the model 270/));
+  await assert.rejects(exportGguf(w, syntheticTokenizer(270), { type: 'Q3_K' as 'Q8_0' }), isArg(/type Q3_K/));
+  (w.blocks[0]!.w3 as DenseLinear).weights[5] = NaN;
+  await assert.rejects(exportGguf(w, syntheticTokenizer(270), { type: 'Q4_0' }), isArg(/blk.0.ffn_up.weight has a non-finite weight at row 0, column 5/));
+  w.rmsFinal[3] = Infinity;
+  await assert.rejects(exportGguf(w, syntheticTokenizer(270), { type: 'F32' }), isArg(/non-finite/));
+});
+
 test('fuzz: mutated GGUF files load or fail with a ZipmlError', async () => {
   const good = await smallFile();
   const r = fuzzDecoder(good, 300, 42, (b) => loadGgufModel(b), (m) => m.model.config.dim === 64);

@@ -137,6 +137,15 @@ test('onnxruntime runs the exported MatMulNBits layers and matches our packed ma
   }
 });
 
+test('fp32 layers are RTN-quantized (4 bits, block 32, symmetric by default) on export', () => {
+  const model = new LlamaModel(syntheticWeights({ dim: 64, hiddenDim: 172, nHeads: 8, nKvHeads: 4, vocabSize: 300 }));
+  const { layers } = exportMatMulNBits(model);
+  const w2 = model.weights.blocks[0]!.w2 as unknown as { weights: Float32Array; rows: number; cols: number };
+  assert.deepEqual(layers.find((l) => l.name === 'blk.0.w2')!.weights, matMulNBitsFromPacked(quantizeRTN(w2.weights, w2.rows, w2.cols, { bits: 4, group: 32 })));
+  const z8 = exportMatMulNBits(model, { bits: 8, blockSize: 64, symmetric: false }).layers[0]!.weights;
+  assert.deepEqual([z8.bits, z8.blockSize, z8.zeroPoints?.length], [8, 64, 64 * 1]);
+});
+
 test('bad arguments: repeated layer names, initializer sizes', () => {
   const w = matMulNBitsFromPacked(quantizeRTN(rand(64, 2), 1, 64, { bits: 4, group: 32 }));
   assert.throws(() => encodeMatMulNBitsModel([{ name: 'a', weights: w }, { name: 'a', weights: w }]), /repeats/);
