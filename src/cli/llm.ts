@@ -13,7 +13,7 @@ import { generate } from '../tensors/llm/sampler.js';
 import { Llama2cTokenizer } from '../tensors/llm/tokenizer.js';
 import { writeQuantizedModel } from '../tensors/quant/file.js';
 import { type OpenedModel, firstSlice, lastSlice, openModelBytes } from '../tensors/quant/pipeline.js';
-import { QUANT_METHODS, quantMethod, quantizeModel } from '../tensors/quant/registry.js';
+import { QUANT_METHODS, checkBitsAndGroup, quantMethod, quantizeModel } from '../tensors/quant/registry.js';
 import type { QuantBits, QuantGroup } from '../tensors/quant/packed.js';
 import { intArg, numArg, readInput } from './args.js';
 import { progressBar } from './progress.js';
@@ -63,6 +63,7 @@ export function registerLlmCommands(program: Command): void {
     .option('-f, --force', 'replace an existing output file')
     .action(async (input: string, o: { output: string; method: string; bits: number; group: number; zeroPoint?: boolean; calib?: string; calibTokens: number; tokenizer?: string; force?: boolean }) => {
       const method = quantMethod(o.method);
+      checkBitsAndGroup(method, o.bits, o.group);
       if (!o.force && existsSync(o.output)) throw new ZipmlError('E_ARG', `${o.output} exists; pass --force to replace it`);
       const m = await openModel(input);
       if (m.format !== 'llama2c') throw new ZipmlError('E_ARG', `${input} is already a quantized model; quantize the fp32 checkpoint`);
