@@ -3,7 +3,8 @@
  * in the re-packed layout of llama2.c64 (see ../shared/data/MANIFEST.md, tok512-c64.bin):
  *   uint16 vocab_size; vocab_size x float32 score; vocab_size x uint8 (string length + 1);
  *   vocab_size x uint16 token ids in byte-sorted order of their strings; the strings, each
- *   NUL-terminated, in id order. All little-endian.
+ *   NUL-terminated, in id order. All little-endian. llama2.c's own tokenizer.bin layout is read
+ *   and written too (fromLlama2cBin / toLlama2cBin).
  *
  * Encoding follows run.c: optional BOS (id 1), a dummy-prefix " " token when the text is not
  * empty, one token per UTF-8 code point that is in the vocabulary (else one <0xXX> byte token per
