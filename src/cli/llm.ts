@@ -74,7 +74,7 @@ export function registerLlmCommands(program: Command): void {
         calibration = s.docs;
         console.error(`calibration: ${s.docs.length} documents, ${s.tokens} tokens (characters ${s.start}..${s.end} of ${o.calib})`);
       } else if (method.needsCalibration) throw new ZipmlError('E_ARG', `--method ${method.name} needs calibration text: pass --calib <file>`);
-      const bar = progressBar(`quantize ${basename(input)}`, 1, 'steps');
+      const bar = progressBar(`quantize ${basename(input)}`, 1, 'layers');
       const t0 = performance.now();
       const q = quantizeModel(m.model, method.name, { bits: o.bits as QuantBits, group: o.group as QuantGroup, symmetric: !o.zeroPoint, calibration, onProgress: bar.update });
       bar.stop();

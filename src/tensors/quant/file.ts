@@ -21,7 +21,7 @@ import { QuantArena, QuantLinear } from './qmatvec.js';
 
 export const QUANT_MODEL_KIND = 'tensors.llm.quant';
 export const QUANT_MODEL_VERSION = 1;
-/** Bound on the KV cache a file may ask for (floats per cache: n_layers x seq_len x kv_dim). */
+/** Bound on the run-time buffers a file may ask for (floats per KV cache, n_layers x seq_len x kv_dim; attention scores, n_heads x seq_len). */
 export const MAX_KV_FLOATS = 1 << 26;
 
 const WHAT = 'quantized model';
@@ -192,6 +192,7 @@ function readConfig(v: JsonValue | undefined): Llama2cConfig {
   }
   const kv = (cfg.nKvHeads * cfg.dim) / cfg.nHeads;
   if (cfg.nLayers * cfg.seqLen * kv > MAX_KV_FLOATS) throw new ZipmlError('E_LIMIT', `${WHAT}: a KV cache of ${cfg.nLayers} x ${cfg.seqLen} x ${kv} floats exceeds ${MAX_KV_FLOATS}`);
+  if (cfg.nHeads * cfg.seqLen > MAX_KV_FLOATS) throw new ZipmlError('E_LIMIT', `${WHAT}: attention scores of ${cfg.nHeads} heads x ${cfg.seqLen} positions exceed ${MAX_KV_FLOATS} floats`);
   return cfg;
 }
 

@@ -95,6 +95,7 @@ test('bad files: each gives a ZipmlError that says what is wrong', () => {
     ['shape mismatch', rewrite(good, (m) => (config(m)['hiddenDim'] = 80)), 'E_CORRUPT', /holds \d+ bytes, the config implies/],
     ['bad head split', rewrite(good, (m) => (config(m)['nHeads'] = 3)), 'E_CORRUPT', /config: .*n_heads/],
     ['huge KV cache', rewrite(good, (m) => (config(m)['seqLen'] = 1 << 24)), 'E_LIMIT', /KV cache/],
+    ['huge attention buffer', rewrite(good, (m) => Object.assign(config(m), { dim: 65536, nHeads: 32768, nKvHeads: 1, nLayers: 1, seqLen: 4096 })), 'E_LIMIT', /attention scores of 32768 heads/],
     ['unknown layer kind', rewrite(good, (m) => (layers(m)['1.w3']!['kind'] = 'lut16')), 'E_FORMAT', /layer 1.w3 has kind "lut16"/],
     ['missing layer', rewrite(good, (m) => delete layers(m)['1.w3']), 'E_CORRUPT', /lists 13 layers/],
     ['symmetric flag lies', rewrite(good, (m) => (layers(m)['0.wk']!['symmetric'] = true)), 'E_CORRUPT', /section "0.wk.zeros" belongs to no layer/],
