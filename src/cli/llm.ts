@@ -123,7 +123,7 @@ export function registerLlmCommands(program: Command): void {
         console.log(JSON.stringify(out, null, 2));
         return;
       }
-      console.log(`${input} (${m.format}): ${storageLine(storage)}`);
+      console.log(`${input} (${m.format}${m.meta ? `, ${JSON.stringify(m.meta.method)}` : ''}): ${storageLine(storage)}`);
       if (o.text) {
         const t = out['text'] as { documents: number; tokens: number; start: number; end: number };
         console.log(`held-out text: ${t.documents} documents, ${t.tokens} scored tokens (characters ${t.start}..${t.end} of ${o.text})`);
