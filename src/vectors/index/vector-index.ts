@@ -43,7 +43,11 @@ import { RaBitQCodec } from '../codecs/rabitq.js';
 export interface IndexOptions {
   /** 'l2' (default), 'ip' or 'cos'. */
   metric?: Metric;
-  /** Encode residuals from the coarse centroid (IVF with a lossy codec; default true, as Faiss). */
+  /**
+   * Encode residuals from the coarse centroid (IVF with a lossy codec). Defaults as Faiss's
+   * index_factory builds each type: true, except for `PQ{M}x4fs` (IndexIVFPQFastScan sets
+   * by_residual = false: one lookup table per query instead of one per probed list).
+   */
   byResidual?: boolean;
 }
 
@@ -162,7 +166,7 @@ export class VectorIndex {
     const r = this.recipe;
     this.codec = r.codec === 'Flat' ? new FlatCodec(d) : createCodec(r.codec, d);
     this.refineCodec = r.refine === '' ? null : r.refine === 'Flat' ? new FlatCodec(d) : createCodec(r.refine, d);
-    this.byResidual = r.nlist > 0 && r.codec !== 'Flat' && opts.byResidual !== false;
+    this.byResidual = r.nlist > 0 && r.codec !== 'Flat' && (opts.byResidual ?? !r.fastScan);
     this.lists = new InvertedLists(Math.max(1, r.nlist), this.codec.codeSize);
     this.trainedFlag = r.nlist === 0 && r.opqM === 0 && this.codec.isTrained && (this.refineCodec?.isTrained ?? true);
   }
