@@ -57,6 +57,7 @@ test('TopK and Reservoir keep the k best pairs, ties by the smaller label', () =
       res.push(v, i);
     });
     const want = vals.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]).slice(0, k);
+    assert.deepEqual(t.sorted(), t.sorted(), 'sorted() leaves the collector as it was');
     for (const got of [t.sorted(), res.sorted()]) {
       assert.deepEqual(Array.from(got.labels), want.map((p) => p[1]));
       assert.deepEqual(Array.from(got.values), want.map((p) => p[0]));
