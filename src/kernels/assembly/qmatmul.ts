@@ -173,3 +173,290 @@ export function qmatvec(
   else if (bits == 3) qmatvecBits(3, codes, rowBytes, scales, zeros, zeroKind, symZero, rows, cols, group, x, gs, out);
   else qmatvecBits(2, codes, rowBytes, scales, zeros, zeroKind, symZero, rows, cols, group, x, gs, out);
 }
+
+// ---- value tables ----------------------------------------------------------------------------
+
+// Expands table `tab` (2^bits fp16 values) to f32 at f[0..16) (unused slots zero) and to its four
+// byte planes at f + 64 + 16 j (lane e of plane j = byte j of entry e), which swizzle looks up.
+@inline
+function expandTable(tab: usize, bits: u32, f: usize): void {
+  const n: usize = 1 << bits;
+  for (let e: usize = 0; e < 16; e++) {
+    const v: f32 = e < n ? f16ToF32(load<u16>(tab + (e << 1))) : 0;
+    const u = reinterpret<u32>(v);
+    store<f32>(f + (e << 2), v);
+    store<u8>(f + 64 + e, u);
+    store<u8>(f + 80 + e, u >> 8);
+    store<u8>(f + 96 + e, u >> 16);
+    store<u8>(f + 112 + e, u >> 24);
+  }
+}
+
+// Table values of 16 codes q (u8 lanes < 16), multiplied by x[c..c+16) and added to acc: the four
+// byte planes are looked up with swizzle and re-interleaved into f32 lanes.
+@inline
+function tmadd16(acc: v128, q: v128, p0: v128, p1: v128, p2: v128, p3: v128, x: usize): v128 {
+  const b0 = i8x16.swizzle(p0, q), b1 = i8x16.swizzle(p1, q), b2 = i8x16.swizzle(p2, q), b3 = i8x16.swizzle(p3, q);
+  const l01 = i8x16.shuffle(b0, b1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const h01 = i8x16.shuffle(b0, b1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const l23 = i8x16.shuffle(b2, b3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const h23 = i8x16.shuffle(b2, b3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const v0 = i8x16.shuffle(l01, l23, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+  const v1 = i8x16.shuffle(l01, l23, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+  const v2 = i8x16.shuffle(h01, h23, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+  const v3 = i8x16.shuffle(h01, h23, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+  acc = f32x4.add(acc, f32x4.mul(v0, v128.load(x, 0)));
+  acc = f32x4.add(acc, f32x4.mul(v1, v128.load(x, 16)));
+  acc = f32x4.add(acc, f32x4.mul(v2, v128.load(x, 32)));
+  return f32x4.add(acc, f32x4.mul(v3, v128.load(x, 48)));
+}
+
+@inline
+function qtabvecBits(
+  bits: u32, codes: usize, rowBytes: usize, tables: usize, tableCols: usize,
+  rows: usize, cols: usize, x: usize, f: usize, out: usize,
+): void {
+  const nT = (cols + tableCols - 1) / tableCols, tabBytes: usize = 2 << bits;
+  const t = unpackTable(bits);
+  const iLo = v128.load(t), iHi = v128.load(t, 16), mul = v128.load(t, 32);
+  for (let r: usize = 0; r < rows; r++) {
+    const row = codes + r * rowBytes;
+    let y: f32 = 0;
+    for (let g: usize = 0; g < nT; g++) {
+      expandTable(tables + (r * nT + g) * tabBytes, bits, f);
+      const p0 = v128.load(f, 64), p1 = v128.load(f, 80), p2 = v128.load(f, 96), p3 = v128.load(f, 112);
+      const c0 = g * tableCols, c1 = min(cols, c0 + tableCols);
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+      let c = c0;
+      for (; c + 32 <= c1; c += 32) {
+        a0 = tmadd16(a0, unpack16(row, c, bits, iLo, iHi, mul), p0, p1, p2, p3, x + (c << 2));
+        a1 = tmadd16(a1, unpack16(row, c + 16, bits, iLo, iHi, mul), p0, p1, p2, p3, x + ((c + 16) << 2));
+      }
+      for (; c + 16 <= c1; c += 16) a0 = tmadd16(a0, unpack16(row, c, bits, iLo, iHi, mul), p0, p1, p2, p3, x + (c << 2));
+      let d = hsum(f32x4.add(a0, a1));
+      for (; c < c1; c++) d += load<f32>(f + (<usize>codeAt(row, c, bits) << 2)) * load<f32>(x + (c << 2));
+      y += d;
+    }
+    store<f32>(out + (r << 2), y);
+  }
+}
+
+/**
+ * y = T[q] x for value-table codes of `bits` (4, 3, 2): one table of 2^bits fp16 values per
+ * `tableCols` columns of a row (tableCols = the row length for one table per row; else a multiple
+ * of 32). f: 128 bytes of scratch.
+ */
+export function qtabvec(
+  bits: u32, codes: usize, rowBytes: usize, tables: usize, tableCols: usize,
+  rows: usize, cols: usize, x: usize, f: usize, out: usize,
+): void {
+  if (bits == 4) qtabvecBits(4, codes, rowBytes, tables, tableCols, rows, cols, x, f, out);
+  else if (bits == 3) qtabvecBits(3, codes, rowBytes, tables, tableCols, rows, cols, x, f, out);
+  else qtabvecBits(2, codes, rowBytes, tables, tableCols, rows, cols, x, f, out);
+}
+
+// ---- matrix x matrix -------------------------------------------------------------------------
+
+// Dots of the `len` floats at w with 4 vectors (x, x + stride, ...), into d[0..4).
+@inline
+function dot4(w: usize, len: usize, x: usize, stride: usize, d: usize): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  const x1 = x + stride, x2 = x1 + stride, x3 = x2 + stride;
+  let c: usize = 0;
+  for (; c + 4 <= len; c += 4) {
+    const o = c << 2, wv = v128.load(w + o);
+    a0 = f32x4.add(a0, f32x4.mul(wv, v128.load(x + o)));
+    a1 = f32x4.add(a1, f32x4.mul(wv, v128.load(x1 + o)));
+    a2 = f32x4.add(a2, f32x4.mul(wv, v128.load(x2 + o)));
+    a3 = f32x4.add(a3, f32x4.mul(wv, v128.load(x3 + o)));
+  }
+  let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
+  for (; c < len; c++) {
+    const o = c << 2, wv = load<f32>(w + o);
+    s0 += wv * load<f32>(x + o);
+    s1 += wv * load<f32>(x1 + o);
+    s2 += wv * load<f32>(x2 + o);
+    s3 += wv * load<f32>(x3 + o);
+  }
+  store<f32>(d, s0);
+  store<f32>(d, s1, 4);
+  store<f32>(d, s2, 8);
+  store<f32>(d, s3, 12);
+}
+
+@inline
+function dot1(w: usize, len: usize, x: usize): f32 {
+  let a = f32x4.splat(0);
+  let c: usize = 0;
+  for (; c + 4 <= len; c += 4) a = f32x4.add(a, f32x4.mul(v128.load(w + (c << 2)), v128.load(x + (c << 2))));
+  let s = hsum(a);
+  for (; c < len; c++) s += load<f32>(w + (c << 2)) * load<f32>(x + (c << 2));
+  return s;
+}
+
+// Dots of one unpacked segment w[0..len) with n vectors of X (rows cols apart) at column c0:
+// into d[0..n).
+@inline
+function dotsN(w: usize, len: usize, xs: usize, cols: usize, c0: usize, n: usize, d: usize): void {
+  const stride = cols << 2;
+  let j: usize = 0;
+  for (; j + 4 <= n; j += 4) dot4(w, len, xs + j * stride + (c0 << 2), stride, d + (j << 2));
+  for (; j < n; j++) store<f32>(d + (j << 2), dot1(w, len, xs + j * stride + (c0 << 2)));
+}
+
+// Integer codes c0..c0+len of a row as f32 at w (c0 a multiple of 16).
+@inline
+function unpackInts(bits: u32, row: usize, c0: usize, len: usize, iLo: v128, iHi: v128, mul: v128, w: usize): void {
+  let c: usize = 0;
+  for (; c + 16 <= len; c += 16) {
+    const q = unpack16(row, c0 + c, bits, iLo, iHi, mul);
+    const lo = i16x8.extend_low_i8x16_u(q), hi = i16x8.extend_high_i8x16_u(q), o = w + (c << 2);
+    v128.store(o, f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(lo)));
+    v128.store(o, f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(lo)), 16);
+    v128.store(o, f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(hi)), 32);
+    v128.store(o, f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(hi)), 48);
+  }
+  for (; c < len; c++) store<f32>(w + (c << 2), <f32>codeAt(row, c0 + c, bits));
+}
+
+@inline
+function qmatmulBits(
+  bits: u32, codes: usize, rowBytes: usize, scales: usize, zeros: usize, zeroKind: u32, symZero: f32,
+  rows: usize, cols: usize, group: usize, xs: usize, n: usize, gs: usize, w: usize, d: usize, out: usize,
+): void {
+  const nG = (cols + group - 1) / group;
+  for (let j: usize = 0; j < n; j++) groupSums(xs + j * (cols << 2), cols, group, gs + j * (nG << 2));
+  const t = unpackTable(bits);
+  const iLo = v128.load(t), iHi = v128.load(t, 16), mul = v128.load(t, 32);
+  for (let r: usize = 0; r < rows; r++) {
+    const row = codes + r * rowBytes;
+    for (let j: usize = 0; j < n; j++) store<f32>(out + ((j * rows + r) << 2), 0);
+    for (let g: usize = 0; g < nG; g++) {
+      const c0 = g * group, len = min(cols, c0 + group) - c0;
+      unpackInts(bits, row, c0, len, iLo, iHi, mul, w);
+      dotsN(w, len, xs, cols, c0, n, d);
+      const i = r * nG + g;
+      const s = f16ToF32(load<u16>(scales + (i << 1))), z = zeroOf(zeros, zeroKind, symZero, i);
+      for (let j: usize = 0; j < n; j++) {
+        const o = out + ((j * rows + r) << 2);
+        store<f32>(o, load<f32>(o) + s * (load<f32>(d + (j << 2)) - z * load<f32>(gs + ((j * nG + g) << 2))));
+      }
+    }
+  }
+}
+
+/**
+ * Y = X W_q^T for n row-major input vectors X (n x cols) into Y (n x rows): each group of a row is
+ * unpacked once to f32 scratch (w: group floats) and dotted with all n vectors, so the codes are
+ * read once per product. gs: n * ceil(cols/group) floats; d: n floats.
+ */
+export function qmatmul(
+  bits: u32, codes: usize, rowBytes: usize, scales: usize, zeros: usize, zeroKind: u32, symZero: f32,
+  rows: usize, cols: usize, group: usize, xs: usize, n: usize, gs: usize, w: usize, d: usize, out: usize,
+): void {
+  if (bits == 8) qmatmulBits(8, codes, rowBytes, scales, zeros, zeroKind, symZero, rows, cols, group, xs, n, gs, w, d, out);
+  else if (bits == 6) qmatmulBits(6, codes, rowBytes, scales, zeros, zeroKind, symZero, rows, cols, group, xs, n, gs, w, d, out);
+  else if (bits == 5) qmatmulBits(5, codes, rowBytes, scales, zeros, zeroKind, symZero, rows, cols, group, xs, n, gs, w, d, out);
+  else if (bits == 4) qmatmulBits(4, codes, rowBytes, scales, zeros, zeroKind, symZero, rows, cols, group, xs, n, gs, w, d, out);
+  else if (bits == 3) qmatmulBits(3, codes, rowBytes, scales, zeros, zeroKind, symZero, rows, cols, group, xs, n, gs, w, d, out);
+  else qmatmulBits(2, codes, rowBytes, scales, zeros, zeroKind, symZero, rows, cols, group, xs, n, gs, w, d, out);
+}
+
+// Table codes c0..c0+len of a row as their f32 table values at w.
+@inline
+function unpackTabled(bits: u32, row: usize, c0: usize, len: usize, iLo: v128, iHi: v128, mul: v128, f: usize, w: usize): void {
+  const p0 = v128.load(f, 64), p1 = v128.load(f, 80), p2 = v128.load(f, 96), p3 = v128.load(f, 112);
+  let c: usize = 0;
+  for (; c + 16 <= len; c += 16) {
+    const q = unpack16(row, c0 + c, bits, iLo, iHi, mul);
+    const b0 = i8x16.swizzle(p0, q), b1 = i8x16.swizzle(p1, q), b2 = i8x16.swizzle(p2, q), b3 = i8x16.swizzle(p3, q);
+    const l01 = i8x16.shuffle(b0, b1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const h01 = i8x16.shuffle(b0, b1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const l23 = i8x16.shuffle(b2, b3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const h23 = i8x16.shuffle(b2, b3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const o = w + (c << 2);
+    v128.store(o, i8x16.shuffle(l01, l23, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23));
+    v128.store(o, i8x16.shuffle(l01, l23, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31), 16);
+    v128.store(o, i8x16.shuffle(h01, h23, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23), 32);
+    v128.store(o, i8x16.shuffle(h01, h23, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31), 48);
+  }
+  for (; c < len; c++) store<f32>(w + (c << 2), load<f32>(f + (<usize>codeAt(row, c0 + c, bits) << 2)));
+}
+
+@inline
+function qtabmatmulBits(
+  bits: u32, codes: usize, rowBytes: usize, tables: usize, tableCols: usize,
+  rows: usize, cols: usize, xs: usize, n: usize, f: usize, w: usize, d: usize, out: usize,
+): void {
+  const nT = (cols + tableCols - 1) / tableCols, tabBytes: usize = 2 << bits;
+  const t = unpackTable(bits);
+  const iLo = v128.load(t), iHi = v128.load(t, 16), mul = v128.load(t, 32);
+  for (let r: usize = 0; r < rows; r++) {
+    const row = codes + r * rowBytes;
+    for (let j: usize = 0; j < n; j++) store<f32>(out + ((j * rows + r) << 2), 0);
+    // Segments of at most 128 columns (a table's columns, or 128-column pieces of a row's table).
+    for (let c0: usize = 0, tPrev: usize = -1; c0 < cols; ) {
+      const tt = c0 / tableCols, c1 = min(min(cols, (tt + 1) * tableCols), c0 + 128), len = c1 - c0;
+      if (tt != tPrev) expandTable(tables + (r * nT + tt) * tabBytes, bits, f);
+      tPrev = tt;
+      unpackTabled(bits, row, c0, len, iLo, iHi, mul, f, w);
+      dotsN(w, len, xs, cols, c0, n, d);
+      for (let j: usize = 0; j < n; j++) {
+        const o = out + ((j * rows + r) << 2);
+        store<f32>(o, load<f32>(o) + load<f32>(d + (j << 2)));
+      }
+      c0 = c1;
+    }
+  }
+}
+
+/** Y = X T[q]^T for value-table codes (n vectors); f: 128 bytes, w: 128 floats, d: n floats. */
+export function qtabmatmul(
+  bits: u32, codes: usize, rowBytes: usize, tables: usize, tableCols: usize,
+  rows: usize, cols: usize, xs: usize, n: usize, f: usize, w: usize, d: usize, out: usize,
+): void {
+  if (bits == 4) qtabmatmulBits(4, codes, rowBytes, tables, tableCols, rows, cols, xs, n, f, w, d, out);
+  else if (bits == 3) qtabmatmulBits(3, codes, rowBytes, tables, tableCols, rows, cols, xs, n, f, w, d, out);
+  else qtabmatmulBits(2, codes, rowBytes, tables, tableCols, rows, cols, xs, n, f, w, d, out);
+}
+
+// ---- fp32 baseline ---------------------------------------------------------------------------
+
+/**
+ * y = W x for row-major fp32 W (the baseline the packed kernels are measured against): four rows
+ * per pass share each load of x, two column steps per iteration, eight f32x4 accumulators.
+ */
+export function matvecF32(w: usize, rows: usize, cols: usize, x: usize, out: usize): void {
+  const rb = cols << 2;
+  let r: usize = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const w0 = w + r * rb, w1 = w0 + rb, w2 = w1 + rb, w3 = w2 + rb;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+    let c: usize = 0;
+    for (; c + 8 <= cols; c += 8) {
+      const o = c << 2, xa = v128.load(x + o), xb = v128.load(x + o, 16);
+      a0 = f32x4.add(a0, f32x4.mul(v128.load(w0 + o), xa));
+      b0 = f32x4.add(b0, f32x4.mul(v128.load(w0 + o, 16), xb));
+      a1 = f32x4.add(a1, f32x4.mul(v128.load(w1 + o), xa));
+      b1 = f32x4.add(b1, f32x4.mul(v128.load(w1 + o, 16), xb));
+      a2 = f32x4.add(a2, f32x4.mul(v128.load(w2 + o), xa));
+      b2 = f32x4.add(b2, f32x4.mul(v128.load(w2 + o, 16), xb));
+      a3 = f32x4.add(a3, f32x4.mul(v128.load(w3 + o), xa));
+      b3 = f32x4.add(b3, f32x4.mul(v128.load(w3 + o, 16), xb));
+    }
+    let s0 = hsum(f32x4.add(a0, b0)), s1 = hsum(f32x4.add(a1, b1)), s2 = hsum(f32x4.add(a2, b2)), s3 = hsum(f32x4.add(a3, b3));
+    for (; c < cols; c++) {
+      const xv = load<f32>(x + (c << 2)), o = c << 2;
+      s0 += load<f32>(w0 + o) * xv;
+      s1 += load<f32>(w1 + o) * xv;
+      s2 += load<f32>(w2 + o) * xv;
+      s3 += load<f32>(w3 + o) * xv;
+    }
+    store<f32>(out + (r << 2), s0);
+    store<f32>(out + ((r + 1) << 2), s1);
+    store<f32>(out + ((r + 2) << 2), s2);
+    store<f32>(out + ((r + 3) << 2), s3);
+  }
+  for (; r < rows; r++) store<f32>(out + (r << 2), dot1(w + r * rb, cols, x));
+}

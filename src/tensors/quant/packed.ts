@@ -91,3 +91,16 @@ export function putCode(codes: Uint8Array, rowBytes: number, bits: number, r: nu
 export function bitsPerWeight(p: PackedMatrix): number {
   return (8 * p.codes.length + 16 * p.scales.length + 8 * (p.zeros?.length ?? 0) + 16 * (p.zeroF16?.length ?? 0)) / (p.rows * p.cols);
 }
+
+/** Checks the sizes of a batched product: x holds n vectors of cols, out n vectors of rows. */
+export function checkBatch(rows: number, cols: number, x: Float32Array, n: number, out: Float32Array): void {
+  if (!Number.isInteger(n) || n < 1 || x.length < n * cols || out.length < n * rows) {
+    throw new ZipmlError('E_ARG', `matmul: ${n} vectors need ${n} x ${cols} inputs and ${n} x ${rows} outputs, got ${x.length} and ${out.length}`);
+  }
+}
+
+/** Runs a matrix-vector product once per vector of a batch (the references and fallbacks of matmul). */
+export function forEachVector(rows: number, cols: number, x: Float32Array, n: number, out: Float32Array, mv: (x: Float32Array, out: Float32Array) => void): void {
+  checkBatch(rows, cols, x, n, out);
+  for (let j = 0; j < n; j++) mv(x.subarray(j * cols, (j + 1) * cols), out.subarray(j * rows, (j + 1) * rows));
+}

@@ -9,11 +9,15 @@ import { f16BitsToF32 } from '../../core/dtypes.js';
 import { type WasmKernel, privateKernel } from '../../kernels/loader.js';
 import * as qmatmulWasm from '../../kernels/generated/qmatmul.js';
 import type { LinearOp } from '../llm/linear.js';
-import { type PackedMatrix, bitsPerWeight, checkPacked, codeAt, groupsPerRow, symmetricZero, zeroPoint } from './packed.js';
+import { type PackedMatrix, bitsPerWeight, checkBatch, checkPacked, forEachVector, codeAt, groupsPerRow, symmetricZero, zeroPoint } from './packed.js';
 
 /** The exports of src/kernels/assembly/qmatmul.ts (pointers are byte offsets in kernel memory). */
 export interface QmatExports {
   qmatvec(bits: number, codes: number, rowBytes: number, scales: number, zeros: number, zeroKind: number, symZero: number, rows: number, cols: number, group: number, x: number, gs: number, out: number): void;
+  qmatmul(bits: number, codes: number, rowBytes: number, scales: number, zeros: number, zeroKind: number, symZero: number, rows: number, cols: number, group: number, xs: number, n: number, gs: number, w: number, d: number, out: number): void;
+  qtabvec(bits: number, codes: number, rowBytes: number, tables: number, tableCols: number, rows: number, cols: number, x: number, f: number, out: number): void;
+  qtabmatmul(bits: number, codes: number, rowBytes: number, tables: number, tableCols: number, rows: number, cols: number, xs: number, n: number, f: number, w: number, d: number, out: number): void;
+  matvecF32(w: number, rows: number, cols: number, x: number, out: number): void;
 }
 
 /** How the kernels read zero points: 0 = symmetric constant, 1 = u8 per group, 2 = fp16 per group. */
@@ -37,7 +41,8 @@ export function qmatvecReference(p: PackedMatrix, x: Float32Array, out: Float32A
   }
 }
 
-const align = (n: number): number => (n + 63) & ~63;
+/** n rounded up to a multiple of 64 (kernel buffers start on cache lines). */
+export const align = (n: number): number => Math.ceil(n / 64) * 64;
 
 /**
  * Kernel memory shared by many packed layers (one model): a bump allocator over one private kernel
@@ -66,6 +71,11 @@ export class QuantArena {
     return at;
   }
 
+  /** Offset of `bytes` of scratch above everything allocated (valid until the next alloc). */
+  scratch(bytes: number): number {
+    return this.kernel!.reserve(this.top + align(bytes)) + this.top;
+  }
+
   /** Bytes allocated so far. */
   get bytes(): number {
     return this.top;
@@ -77,6 +87,7 @@ export class QuantLinear implements LinearOp {
   readonly rows: number;
   readonly cols: number;
   private readonly k: WasmKernel<QmatExports> | null;
+  private readonly arena: QuantArena | null;
   private ptr = { codes: 0, scales: 0, zeros: 0, x: 0, gs: 0, out: 0 };
 
   constructor(readonly packed: PackedMatrix, arena: QuantArena | null = new QuantArena()) {
@@ -84,6 +95,7 @@ export class QuantLinear implements LinearOp {
     this.rows = packed.rows;
     this.cols = packed.cols;
     this.k = arena?.kernel ?? null;
+    this.arena = arena;
     if (!this.k) return;
     const p = packed, nG = groupsPerRow(p.cols, p.group), a = arena!;
     const zeros = p.zeroF16 ?? p.zeros;
@@ -117,5 +129,23 @@ export class QuantLinear implements LinearOp {
     new Float32Array(buf, a.x, p.cols).set(x.subarray(0, p.cols));
     k.exports.qmatvec(p.bits, a.codes, p.rowBytes, a.scales, a.zeros, zeroKind(p), symmetricZero(p.bits), p.rows, p.cols, p.group, a.x, a.gs, a.out);
     out.set(new Float32Array(buf, a.out, p.rows));
+  }
+
+  /** Y = X W_q^T for n row-major vectors: x is n x cols, out is n x rows (the codes are read once). */
+  matmul(x: Float32Array, n: number, out: Float32Array): void {
+    const p = this.packed;
+    const k = this.k;
+    if (!k) {
+      forEachVector(p.rows, p.cols, x, n, out, (xv, o) => qmatvecReference(p, xv, o));
+      return;
+    }
+    checkBatch(p.rows, p.cols, x, n, out);
+    const nG = groupsPerRow(p.cols, p.group), a = this.ptr;
+    const base = this.arena!.scratch(4 * (n * p.cols + n * nG + p.group + n + n * p.rows) + 512);
+    const xs = base, gs = xs + align(4 * n * p.cols), w = gs + align(4 * n * nG), d = w + align(4 * p.group), o = d + align(4 * n);
+    const buf = k.memory.buffer;
+    new Float32Array(buf, xs, n * p.cols).set(x.subarray(0, n * p.cols));
+    k.exports.qmatmul(p.bits, a.codes, p.rowBytes, a.scales, a.zeros, zeroKind(p), symmetricZero(p.bits), p.rows, p.cols, p.group, xs, n, gs, w, d, o);
+    out.set(new Float32Array(buf, o, n * p.rows));
   }
 }

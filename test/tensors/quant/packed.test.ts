@@ -2,20 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isZipmlError } from '../../../src/core/errors.js';
-import { f16BitsToF32, f32ToF16Bits } from '../../../src/core/dtypes.js';
+import { f16BitsToF32 } from '../../../src/core/dtypes.js';
 import { SeededRandom } from '../../../src/core/random.js';
-import { setKernelPath, simdSupported } from '../../../src/kernels/loader.js';
 import { type PackedMatrix, type QuantBits, type QuantGroup, bitsPerWeight, checkPacked, codeAt, groupsPerRow } from '../../../src/tensors/quant/packed.js';
 import { QuantArena, QuantLinear, qmatvecReference } from '../../../src/tensors/quant/qmatvec.js';
-import { dequantize, quantizeRTN } from '../../../src/tensors/quant/rtn.js';
-
-/** RTN with integer zeros, then each zero moved by a seeded fraction and stored as fp16. */
-export function withF16Zeros(w: Float32Array, rows: number, cols: number, bits: QuantBits, group: QuantGroup, seed: number): PackedMatrix {
-  const p = quantizeRTN(w, rows, cols, { bits, group, symmetric: false });
-  const rng = new SeededRandom(seed);
-  const zeroF16 = Uint16Array.from(p.zeros!, (z) => f32ToF16Bits(z + rng.float() - 0.5));
-  return { ...p, zeros: undefined, zeroF16 };
-}
+import { dequantize } from '../../../src/tensors/quant/rtn.js';
+import { withF16Zeros, forEachKernelPath } from './quant-util.js';
 
 function randomW(rows: number, cols: number, seed: number): Float32Array {
   const rng = new SeededRandom(seed);
@@ -39,29 +31,23 @@ test('fp16 zero points: dequantize is s * (q - z) with the real z; bits per weig
 });
 
 test('fp16 zero points: kernel equals the reference at every width on awkward shapes', () => {
-  const paths = simdSupported() ? (['wasm-simd', 'reference'] as const) : (['reference'] as const);
-  let seed = 10;
-  try {
-    for (const path of paths) {
-      setKernelPath(path);
-      const arena = new QuantArena();
-      for (const [rows, cols] of [[1, 33], [7, 172], [5, 300], [2, 64]] as const) {
-        for (const bits of [8, 6, 5, 4, 3, 2] as QuantBits[]) {
-          for (const group of [32, 128] as QuantGroup[]) {
-            const p = withF16Zeros(randomW(rows, cols, seed++), rows, cols, bits, group, seed++);
-            const rng = new SeededRandom(seed++);
-            const x = Float32Array.from({ length: cols }, () => rng.normal());
-            const y = new Float32Array(rows), ref = new Float32Array(rows);
-            new QuantLinear(p, arena).matvec(x, y);
-            qmatvecReference(p, x, ref);
-            for (let r = 0; r < rows; r++) assert.ok(Math.abs(y[r]! - ref[r]!) <= 1e-5 * (1 + Math.abs(ref[r]!)), `${path} ${rows}x${cols} b${bits} g${group}: ${y[r]} vs ${ref[r]}`);
-          }
+  forEachKernelPath((path) => {
+    let seed = 10;
+    const arena = new QuantArena();
+    for (const [rows, cols] of [[1, 33], [7, 172], [5, 300], [2, 64]] as const) {
+      for (const bits of [8, 6, 5, 4, 3, 2] as QuantBits[]) {
+        for (const group of [32, 128] as QuantGroup[]) {
+          const p = withF16Zeros(randomW(rows, cols, seed++), rows, cols, bits, group, seed++);
+          const rng = new SeededRandom(seed++);
+          const x = Float32Array.from({ length: cols }, () => rng.normal());
+          const y = new Float32Array(rows), ref = new Float32Array(rows);
+          new QuantLinear(p, arena).matvec(x, y);
+          qmatvecReference(p, x, ref);
+          for (let r = 0; r < rows; r++) assert.ok(Math.abs(y[r]! - ref[r]!) <= 1e-5 * (1 + Math.abs(ref[r]!)), `${path} ${rows}x${cols} b${bits} g${group}: ${y[r]} vs ${ref[r]}`);
         }
       }
     }
-  } finally {
-    setKernelPath(undefined);
-  }
+  });
 });
 
 test('checkPacked rejects both zero kinds, a wrong count, a NaN zero point', () => {
