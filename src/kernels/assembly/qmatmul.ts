@@ -75,15 +75,16 @@ function codeAt(row: usize, c: usize, bits: u32): u32 {
   return (word >> <u32>(bit & 7)) & ((1 << bits) - 1);
 }
 
-// 16 u8 codes (element order) times x[c..c+16), added to acc.
+// 16 u8 codes (element order) times x[c..c+16), added to acc. The signed conversion is exact for
+// codes < 2^31 and is one instruction on x86, where the unsigned one is a sequence.
 @inline
 function madd16(acc: v128, q: v128, x: usize): v128 {
   const lo = i16x8.extend_low_i8x16_u(q);
   const hi = i16x8.extend_high_i8x16_u(q);
-  const q0 = f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(lo));
-  const q1 = f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(lo));
-  const q2 = f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(hi));
-  const q3 = f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(hi));
+  const q0 = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(lo));
+  const q1 = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(lo));
+  const q2 = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(hi));
+  const q3 = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(hi));
   acc = f32x4.add(acc, f32x4.mul(q0, v128.load(x, 0)));
   acc = f32x4.add(acc, f32x4.mul(q1, v128.load(x, 16)));
   acc = f32x4.add(acc, f32x4.mul(q2, v128.load(x, 32)));
@@ -311,10 +312,10 @@ function unpackInts(bits: u32, row: usize, c0: usize, len: usize, iLo: v128, iHi
   for (; c + 16 <= len; c += 16) {
     const q = unpack16(row, c0 + c, bits, iLo, iHi, mul);
     const lo = i16x8.extend_low_i8x16_u(q), hi = i16x8.extend_high_i8x16_u(q), o = w + (c << 2);
-    v128.store(o, f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(lo)));
-    v128.store(o, f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(lo)), 16);
-    v128.store(o, f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(hi)), 32);
-    v128.store(o, f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(hi)), 48);
+    v128.store(o, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(lo)));
+    v128.store(o, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(lo)), 16);
+    v128.store(o, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(hi)), 32);
+    v128.store(o, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(hi)), 48);
   }
   for (; c < len; c++) store<f32>(w + (c << 2), <f32>codeAt(row, c0 + c, bits));
 }
