@@ -79,12 +79,11 @@ function codeAt(row: usize, c: usize, bits: u32): u32 {
 // codes < 2^31 and is one instruction on x86, where the unsigned one is a sequence.
 @inline
 function madd16(acc: v128, q: v128, x: usize): v128 {
-  const lo = i16x8.extend_low_i8x16_u(q);
-  const hi = i16x8.extend_high_i8x16_u(q);
-  const q0 = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(lo));
-  const q1 = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(lo));
-  const q2 = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(hi));
-  const q3 = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(hi));
+  // Each swizzle moves four code bytes to the low bytes of i32 lanes (index 0xff gives 0).
+  const q0 = f32x4.convert_i32x4_s(i8x16.swizzle(q, i8x16(0, -1, -1, -1, 1, -1, -1, -1, 2, -1, -1, -1, 3, -1, -1, -1)));
+  const q1 = f32x4.convert_i32x4_s(i8x16.swizzle(q, i8x16(4, -1, -1, -1, 5, -1, -1, -1, 6, -1, -1, -1, 7, -1, -1, -1)));
+  const q2 = f32x4.convert_i32x4_s(i8x16.swizzle(q, i8x16(8, -1, -1, -1, 9, -1, -1, -1, 10, -1, -1, -1, 11, -1, -1, -1)));
+  const q3 = f32x4.convert_i32x4_s(i8x16.swizzle(q, i8x16(12, -1, -1, -1, 13, -1, -1, -1, 14, -1, -1, -1, 15, -1, -1, -1)));
   acc = f32x4.add(acc, f32x4.mul(q0, v128.load(x, 0)));
   acc = f32x4.add(acc, f32x4.mul(q1, v128.load(x, 16)));
   acc = f32x4.add(acc, f32x4.mul(q2, v128.load(x, 32)));
@@ -329,12 +328,13 @@ function qmatmulBits(
   for (let j: usize = 0; j < n; j++) groupSums(xs + j * (cols << 2), cols, group, gs + j * (nG << 2));
   const t = unpackTable(bits);
   const iLo = v128.load(t), iHi = v128.load(t, 16), mul = v128.load(t, 32);
-  for (let r: usize = 0; r < rows; r++) {
-    const row = codes + r * rowBytes;
-    for (let j: usize = 0; j < n; j++) store<f32>(out + ((j * rows + r) << 2), 0);
-    for (let g: usize = 0; g < nG; g++) {
-      const c0 = g * group, len = min(cols, c0 + group) - c0;
-      unpackInts(bits, row, c0, len, iLo, iHi, mul, w);
+  memory.fill(out, 0, (n * rows) << 2);
+  // Groups outermost: the n inputs' slice of one group (n x group floats) stays in L1 while every
+  // row's codes for that group stream past.
+  for (let g: usize = 0; g < nG; g++) {
+    const c0 = g * group, len = min(cols, c0 + group) - c0;
+    for (let r: usize = 0; r < rows; r++) {
+      unpackInts(bits, codes + r * rowBytes, c0, len, iLo, iHi, mul, w);
       dotsN(w, len, xs, cols, c0, n, d);
       const i = r * nG + g;
       const s = f16ToF32(load<u16>(scales + (i << 1))), z = zeroOf(zeros, zeroKind, symZero, i);
@@ -392,21 +392,20 @@ function qtabmatmulBits(
   const nT = (cols + tableCols - 1) / tableCols, tabBytes: usize = 2 << bits;
   const t = unpackTable(bits);
   const iLo = v128.load(t), iHi = v128.load(t, 16), mul = v128.load(t, 32);
-  for (let r: usize = 0; r < rows; r++) {
-    const row = codes + r * rowBytes;
-    for (let j: usize = 0; j < n; j++) store<f32>(out + ((j * rows + r) << 2), 0);
-    // Segments of at most 128 columns (a table's columns, or 128-column pieces of a row's table).
-    for (let c0: usize = 0, tPrev: usize = -1; c0 < cols; ) {
-      const tt = c0 / tableCols, c1 = min(min(cols, (tt + 1) * tableCols), c0 + 128), len = c1 - c0;
-      if (tt != tPrev) expandTable(tables + (r * nT + tt) * tabBytes, bits, f);
-      tPrev = tt;
-      unpackTabled(bits, row, c0, len, iLo, iHi, mul, f, w);
+  memory.fill(out, 0, (n * rows) << 2);
+  // Segments of at most 128 columns (a table's columns, or 128-column pieces of a row's table),
+  // outermost so that the inputs' slice stays in L1; a row's table is expanded once per segment.
+  const seg = min<usize>(128, tableCols);
+  for (let c0: usize = 0; c0 < cols; c0 += seg) {
+    const tt = c0 / tableCols, len = min(cols, c0 + seg) - c0;
+    for (let r: usize = 0; r < rows; r++) {
+      expandTable(tables + (r * nT + tt) * tabBytes, bits, f);
+      unpackTabled(bits, codes + r * rowBytes, c0, len, iLo, iHi, mul, f, w);
       dotsN(w, len, xs, cols, c0, n, d);
       for (let j: usize = 0; j < n; j++) {
         const o = out + ((j * rows + r) << 2);
         store<f32>(o, load<f32>(o) + load<f32>(d + (j << 2)));
       }
-      c0 = c1;
     }
   }
 }
