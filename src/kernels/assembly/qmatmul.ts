@@ -121,6 +121,9 @@ function qmatvecBits(
   let r: usize = 0;
   for (; r + 2 <= rows; r += 2) {
     const row0 = codes + r * rowBytes, row1 = row0 + rowBytes;
+    // Scaled group dots stay in f32x4 (v0, v1) and are summed across lanes once per row; the zero
+    // point terms and the scalar tails go to y0, y1.
+    let v0 = f32x4.splat(0), v1 = f32x4.splat(0);
     let y0: f32 = 0, y1: f32 = 0;
     for (let g: usize = 0; g < nG; g++) {
       const c0 = g * group, c1 = min(cols, c0 + group);
@@ -131,16 +134,21 @@ function qmatvecBits(
         a0 = madd16(a0, unpack16(row0, c, bits, iLo, iHi, mul), xp);
         a1 = madd16(a1, unpack16(row1, c, bits, iLo, iHi, mul), xp);
       }
-      let d0 = hsum(a0), d1 = hsum(a1);
+      let d0: f32 = 0, d1: f32 = 0;
       for (; c < c1; c++) {
         const xv = load<f32>(x + (c << 2));
         d0 += <f32>codeAt(row0, c, bits) * xv;
         d1 += <f32>codeAt(row1, c, bits) * xv;
       }
       const i = r * nG + g, sg = load<f32>(gs + (g << 2));
-      y0 += f16ToF32(load<u16>(scales + (i << 1))) * (d0 - zeroOf(zeros, zeroKind, symZero, i) * sg);
-      y1 += f16ToF32(load<u16>(scales + ((i + nG) << 1))) * (d1 - zeroOf(zeros, zeroKind, symZero, i + nG) * sg);
+      const s0 = f16ToF32(load<u16>(scales + (i << 1))), s1 = f16ToF32(load<u16>(scales + ((i + nG) << 1)));
+      v0 = f32x4.add(v0, f32x4.mul(a0, f32x4.splat(s0)));
+      v1 = f32x4.add(v1, f32x4.mul(a1, f32x4.splat(s1)));
+      y0 += s0 * (d0 - zeroOf(zeros, zeroKind, symZero, i) * sg);
+      y1 += s1 * (d1 - zeroOf(zeros, zeroKind, symZero, i + nG) * sg);
     }
+    y0 += hsum(v0);
+    y1 += hsum(v1);
     store<f32>(out + (r << 2), y0);
     store<f32>(out + ((r + 1) << 2), y1);
   }
