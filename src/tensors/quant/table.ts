@@ -131,3 +131,27 @@ export class TableLinear implements LinearOp {
     out.set(new Float32Array(buf, o, n * t.rows));
   }
 }
+
+/** A table layer as JSON-able fields and named byte sections (for container files such as the quantized-model file). */
+export function tableSections(t: TableMatrix): { meta: { bits: number; group: number }; sections: Record<string, Uint8Array> } {
+  return { meta: { bits: t.bits, group: t.group }, sections: { codes: t.codes, tables: new Uint8Array(t.tables.buffer, t.tables.byteOffset, t.tables.byteLength) } };
+}
+
+/**
+ * Rebuilds a table layer of rows x cols from untrusted fields and a reader that returns a section
+ * of exactly `length` bytes (or throws). Sizes come from rows, cols and the checked fields before
+ * anything is read. A bit width this reader cannot hold is E_FORMAT; other bad fields E_CORRUPT.
+ */
+export function tableFromSections(meta: Record<string, unknown>, read: (name: string, length: number) => Uint8Array, rows: number, cols: number): TableMatrix {
+  const { bits, group } = meta;
+  if (typeof bits !== 'number' || !(TABLE_BITS as readonly number[]).includes(bits)) throw new ZipmlError('E_FORMAT', `table layer: a ${String(bits)}-bit table layer cannot be held (supported: ${TABLE_BITS.join(', ')})`);
+  if (typeof group !== 'number' || (group !== 0 && !(QUANT_GROUPS as readonly number[]).includes(group))) throw new ZipmlError('E_CORRUPT', `table layer: group ${String(group)} is not 0 or one of ${QUANT_GROUPS.join(', ')}`);
+  const g = group as QuantGroup | 0, rowBytes = rowBytesFor(cols, bits);
+  const entries = (rows * tablesPerRow({ cols, group: g })) << bits;
+  const tables = new Uint16Array(read('tables', 2 * entries).slice().buffer);
+  const i = tables.findIndex((h) => (h & 0x7c00) === 0x7c00);
+  if (i >= 0) throw new ZipmlError('E_CORRUPT', `table layer: table entry ${i} is not a finite fp16`);
+  const t: TableMatrix = { rows, cols, bits: bits as TableBits, group: g, rowBytes, codes: read('codes', rows * rowBytes).slice(), tables };
+  checkTable(t);
+  return t;
+}

@@ -1,14 +1,14 @@
 /** Value-table codes: layout, dequantize, bits per weight, the SIMD kernels against the reference, checks. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isZipmlError } from '../../../src/core/errors.js';
+import { ZipmlError, isZipmlError } from '../../../src/core/errors.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../../src/core/dtypes.js';
 import { SeededRandom } from '../../../src/core/random.js';
 import { DenseLinear } from '../../../src/tensors/llm/linear.js';
 import { type QuantGroup, putCode, rowBytesFor } from '../../../src/tensors/quant/packed.js';
 import { QuantArena } from '../../../src/tensors/quant/qmatvec.js';
 import { tableMatmulReference } from '../../../src/tensors/quant/qmatmul.js';
-import { type TableBits, type TableMatrix, TableLinear, checkTable, dequantizeTable, tableBitsPerWeight, tableMatvecReference, tablesPerRow } from '../../../src/tensors/quant/table.js';
+import { type TableBits, type TableMatrix, TableLinear, checkTable, dequantizeTable, tableBitsPerWeight, tableFromSections, tableMatvecReference, tableSections, tablesPerRow } from '../../../src/tensors/quant/table.js';
 import { forEachKernelPath } from './quant-util.js';
 
 /** Random codes and random (unsorted, signed) fp16 tables. */
@@ -84,4 +84,24 @@ test('checkTable: bad bit width, group, sizes, a NaN entry give E_ARG; matmul ch
   nan[3] = 0x7e00;
   bad({ ...t, tables: nan });
   assert.throws(() => new TableLinear(t, null).matmul(new Float32Array(10), 1, new Float32Array(2)), (e) => isZipmlError(e, 'E_ARG'));
+});
+
+test('tableSections / tableFromSections round-trip; bad fields and short sections are refused', () => {
+  const t = randomTable(5, 100, 3, 32, 9);
+  const { meta, sections } = tableSections(t);
+  const read = (s: Record<string, Uint8Array>) => (name: string, length: number): Uint8Array => {
+    const b = s[name];
+    if (!b || b.length !== length) throw new ZipmlError('E_CORRUPT', `section ${name}: ${b?.length} bytes, expected ${length}`);
+    return b;
+  };
+  assert.deepEqual(tableFromSections(meta, read(sections), 5, 100), t);
+  const fails = (m: Record<string, unknown>, s: Record<string, Uint8Array>, code: 'E_FORMAT' | 'E_CORRUPT'): void => assert.throws(() => tableFromSections(m, read(s), 5, 100), (e) => isZipmlError(e, code));
+  fails({ ...meta, bits: 5 }, sections, 'E_FORMAT');
+  fails({ ...meta, bits: '4' }, sections, 'E_FORMAT');
+  fails({ ...meta, group: 48 }, sections, 'E_CORRUPT');
+  fails({ ...meta, group: 0 }, sections, 'E_CORRUPT'); // per-row tables: the tables section has the wrong length
+  fails(meta, { ...sections, codes: sections.codes!.subarray(1) }, 'E_CORRUPT');
+  const nan = sections.tables!.slice();
+  nan[7] = 0x7e;
+  fails(meta, { ...sections, tables: nan }, 'E_CORRUPT');
 });
