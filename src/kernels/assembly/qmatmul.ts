@@ -468,3 +468,22 @@ export function matvecF32(w: usize, rows: usize, cols: usize, x: usize, out: usi
   }
   for (; r < rows; r++) store<f32>(out + (r << 2), dot1(w + r * rb, cols, x));
 }
+
+/**
+ * Y = X W^T for row-major fp32 W and n inputs (the matrix x matrix baseline): the same blocking as
+ * qmatmul (128-column slices outermost, each row's slice dotted with all n inputs, four at a time)
+ * without the unpacking. d: n floats of scratch.
+ */
+export function matmulF32(w: usize, rows: usize, cols: usize, xs: usize, n: usize, d: usize, out: usize): void {
+  memory.fill(out, 0, (n * rows) << 2);
+  for (let c0: usize = 0; c0 < cols; c0 += 128) {
+    const len = min(cols, c0 + 128) - c0;
+    for (let r: usize = 0; r < rows; r++) {
+      dotsN(w + ((r * cols + c0) << 2), len, xs, cols, c0, n, d);
+      for (let j: usize = 0; j < n; j++) {
+        const o = out + ((j * rows + r) << 2);
+        store<f32>(o, load<f32>(o) + load<f32>(d + (j << 2)));
+      }
+    }
+  }
+}

@@ -18,6 +18,7 @@ export interface QmatExports {
   qtabvec(bits: number, codes: number, rowBytes: number, tables: number, tableCols: number, rows: number, cols: number, x: number, f: number, out: number): void;
   qtabmatmul(bits: number, codes: number, rowBytes: number, tables: number, tableCols: number, rows: number, cols: number, xs: number, n: number, f: number, w: number, d: number, out: number): void;
   matvecF32(w: number, rows: number, cols: number, x: number, out: number): void;
+  matmulF32(w: number, rows: number, cols: number, xs: number, n: number, d: number, out: number): void;
 }
 
 /** How the kernels read zero points: 0 = symmetric constant, 1 = u8 per group, 2 = fp16 per group. */

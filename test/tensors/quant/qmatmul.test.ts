@@ -50,3 +50,34 @@ test('linearMatmul falls back to one matvec per vector for layers without matmul
   const p = quantizeRTN(w, 3, 40, { bits: 4, group: 32 });
   assert.throws(() => new QuantLinear(p, null).matmul(x, 2, new Float32Array(5)), (e) => isZipmlError(e, 'E_ARG'));
 });
+
+test('fp32 baseline kernels (matvecF32, matmulF32) equal DenseLinear on awkward shapes', (t) => {
+  const arena = new QuantArena();
+  const k = arena.kernel;
+  if (!k) {
+    t.skip('no WebAssembly SIMD here');
+    return;
+  }
+  const rng = new SeededRandom(77);
+  for (const [rows, cols, n] of [[1, 5, 1], [7, 131, 3], [4, 256, 8], [9, 300, 5]] as const) {
+    const w = Float32Array.from({ length: rows * cols }, () => rng.normal());
+    const xs = Float32Array.from({ length: n * cols }, () => rng.normal());
+    const ref = new Float32Array(n * rows);
+    linearMatmul(new DenseLinear(w, rows, cols), xs, n, ref);
+    const base = arena.scratch(4 * (rows * cols + 2 * n * cols + n + 2 * n * rows) + 64);
+    const wp = base, xp = wp + 4 * rows * cols, dp = xp + 4 * n * cols, op = dp + 4 * n, vp = op + 4 * n * rows;
+    const f32 = (at: number, len: number): Float32Array => new Float32Array(k.memory.buffer, at, len);
+    f32(wp, rows * cols).set(w);
+    f32(xp, n * cols).set(xs);
+    k.exports.matmulF32(wp, rows, cols, xp, n, dp, op);
+    for (let j = 0; j < n; j++) {
+      k.exports.matvecF32(wp, rows, cols, xp + 4 * j * cols, vp + 4 * j * rows);
+    }
+    const mm = f32(op, n * rows), mv = f32(vp, n * rows);
+    for (let i = 0; i < n * rows; i++) {
+      const tol = 1e-5 * (1 + Math.sqrt(cols));
+      assert.ok(Math.abs(mm[i]! - ref[i]!) <= tol, `matmulF32 ${rows}x${cols} n${n} [${i}]: ${mm[i]} vs ${ref[i]}`);
+      assert.ok(Math.abs(mv[i]! - ref[i]!) <= tol, `matvecF32 ${rows}x${cols} [${i}]: ${mv[i]} vs ${ref[i]}`);
+    }
+  }
+});
