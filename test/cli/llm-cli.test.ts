@@ -61,7 +61,7 @@ test('quantize -> eval -> generate on a synthetic model; bad input refused with 
     assert.equal((await zipml('generate', out, 'the cat', '--steps', '20', '--temperature', '0.8', '--seed', '4')).stdout, g.stdout);
 
     // Bad input.
-    refused(await zipml('quantize', model, '--bits', '6', '-o', join(dir, 'x')), /^zipml: E_ARG: rtn: a 6-bit width cannot be held by the packed format here \(supported: 8, 4, 3, 2\)$/);
+    refused(await zipml('quantize', model, '--bits', '7', '-o', join(dir, 'x')), /^zipml: E_ARG: rtn: a 7-bit width cannot be held by the packed format here \(supported: 8, 6, 5, 4, 3, 2\)$/);
     refused(await zipml('quantize', model, '--method', 'gptq', '-o', join(dir, 'x')), /E_ARG: .*needs calibration text: pass --calib/);
     refused(await zipml('quantize', model, '--method', 'awq', '-o', join(dir, 'x')), /E_ARG: unknown quantization method 'awq'/);
     await writeFile(join(dir, 'cut.bin'), ckpt.subarray(0, ckpt.length - 10));

@@ -16,6 +16,7 @@ import { LLAMA2C_HEADER_BYTES, type Llama2cConfig, parseLlama2cHeader } from '..
 import { DenseLinear, type LinearOp } from '../llm/linear.js';
 import { LINEAR_NAMES, LlamaModel, type LinearName, type LlamaBlock } from '../llm/model.js';
 import { Llama2cTokenizer } from '../llm/tokenizer.js';
+import { TableLinear, tableFromSections, tableSections } from './table.js';
 import { type PackedMatrix, QUANT_BITS, QUANT_GROUPS, type QuantBits, type QuantGroup, groupsPerRow, rowBytesFor } from './packed.js';
 import { QuantArena, QuantLinear } from './qmatvec.js';
 
@@ -68,10 +69,11 @@ const packedCodec: LayerCodec = {
     const p = (op as QuantLinear).packed;
     const sections: Record<string, Uint8Array> = { codes: p.codes, scales: new Uint8Array(p.scales.buffer, p.scales.byteOffset, p.scales.byteLength) };
     if (p.zeros) sections['zeros'] = p.zeros;
-    return { meta: { bits: p.bits, group: p.group, symmetric: p.symmetric }, sections };
+    if (p.zeroF16) sections['zero_f16'] = new Uint8Array(p.zeroF16.buffer, p.zeroF16.byteOffset, p.zeroF16.byteLength);
+    return { meta: { bits: p.bits, group: p.group, symmetric: p.symmetric, ...(p.zeroF16 ? { zero: 'f16' } : {}) }, sections };
   },
   decode(meta, read, rows, cols, arena) {
-    const { bits, group, symmetric } = meta;
+    const { bits, group, symmetric, zero } = meta;
     if (typeof bits !== 'number' || !(QUANT_BITS as readonly number[]).includes(bits)) {
       throw new ZipmlError('E_FORMAT', `${WHAT}: a ${String(bits)}-bit layer cannot be held by this reader (supported: ${QUANT_BITS.join(', ')})`);
     }
@@ -80,19 +82,33 @@ const packedCodec: LayerCodec = {
     const nG = groupsPerRow(cols, group as number), rowBytes = rowBytesFor(cols, bits);
     const scales = new Uint16Array(read('scales', 2 * rows * nG).slice().buffer);
     for (let i = 0; i < scales.length; i++) if ((scales[i]! & 0x7c00) === 0x7c00) bad(`scale ${i} is not a finite fp16`);
-    let zeros: Uint8Array | undefined;
-    if (!symmetric) {
+    if (zero !== undefined && zero !== 'f16') bad(`zero point kind ${JSON.stringify(zero)} is not "f16"`);
+    if (zero === 'f16' && symmetric) bad('a symmetric layer with fp16 zero points');
+    let zeros: Uint8Array | undefined, zeroF16: Uint16Array | undefined;
+    if (!symmetric && zero === 'f16') {
+      // HQQ's real-valued zero points, one fp16 per (row, group).
+      zeroF16 = new Uint16Array(read('zero_f16', 2 * rows * nG).slice().buffer);
+      for (let i = 0; i < zeroF16.length; i++) if ((zeroF16[i]! & 0x7c00) === 0x7c00) bad(`zero point ${i} is not a finite fp16`);
+    } else if (!symmetric) {
       zeros = read('zeros', rows * nG).slice();
       const i = zeros.findIndex((z) => z >= 1 << bits);
       if (i >= 0) bad(`zero point ${i} (${zeros[i]}) exceeds ${(1 << bits) - 1}`);
     }
-    const p: PackedMatrix = { rows, cols, bits: bits as QuantBits, group: group as QuantGroup, symmetric: symmetric as boolean, rowBytes, codes: read('codes', rows * rowBytes).slice(), scales, zeros };
+    const p: PackedMatrix = { rows, cols, bits: bits as QuantBits, group: group as QuantGroup, symmetric: symmetric as boolean, rowBytes, codes: read('codes', rows * rowBytes).slice(), scales, zeros, ...(zeroF16 ? { zeroF16 } : {}) };
     return new QuantLinear(p, arena);
   },
 };
 
-/** Layer kinds the file knows, by tag. Later LinearOp kinds add an entry. */
-export const LAYER_CODECS: LayerCodec[] = [packedCodec, fp32Codec];
+/** Non-uniform codes: indices into fp16 value tables per row or group (table.ts). */
+const tableCodec: LayerCodec = {
+  kind: 'table',
+  owns: (op) => op instanceof TableLinear,
+  encode: (op) => tableSections((op as TableLinear).table),
+  decode: (meta, read, rows, cols, arena) => new TableLinear(tableFromSections(meta, read, rows, cols), arena),
+};
+
+/** Layer kinds the file knows, by tag. Later LinearOp kinds add an entry (before fp32). */
+export const LAYER_CODECS: LayerCodec[] = [packedCodec, tableCodec, fp32Codec];
 
 export interface QuantFileOptions {
   /** Stored so the file runs without a separate vocabulary (in llama2.c's tokenizer.bin layout). */

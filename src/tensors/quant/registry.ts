@@ -8,6 +8,8 @@
 import { ZipmlError, type LongOpOptions } from '../../core/errors.js';
 import type { LlamaModel } from '../llm/model.js';
 import { quantizeModelGPTQ } from './gptq.js';
+import { quantizeModelKMeans } from './kmeans.js';
+import type { TableBits } from './table.js';
 import { type QuantizedModel, quantizeModelRTN } from './model.js';
 import { QUANT_BITS, QUANT_GROUPS, type QuantBits, type QuantGroup } from './packed.js';
 import type { QuantOptions } from './rtn.js';
@@ -31,6 +33,8 @@ export interface QuantizeOptions extends QuantOptions, LongOpOptions {
   budget?: number;
   /** Which layers a method applies to (method-defined, e.g. 'attn', 'ffn'). */
   scope?: string;
+  /** k-means: one value table per row (default) or per group of `group` columns. */
+  tables?: 'row' | 'group';
 }
 
 export interface QuantMethod {
@@ -56,6 +60,15 @@ export const QUANT_METHODS: QuantMethod[] = [
     description: 'GPTQ: column-wise quantization with Hessian-weighted error feedback (Frantar et al. 2022)',
     needsCalibration: true,
     quantize: (model, opts) => quantizeModelGPTQ(model, opts.calibration!, opts),
+  },
+  {
+    name: 'kmeans',
+    description: 'non-uniform codes: sensitivity-weighted 1-D k-means per row or group, fp16 value tables (SqueezeLLM-style, diag(H) as the sensitivity)',
+    needsCalibration: true,
+    bits: [4, 3, 2],
+    quantize: (model, opts) => quantizeModelKMeans(model, opts.calibration!, {
+      bits: opts.bits as TableBits, scope: opts.tables === 'group' ? opts.group : 'row', signal: opts.signal, onProgress: opts.onProgress,
+    }),
   },
 ];
 

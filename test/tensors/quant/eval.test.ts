@@ -18,7 +18,10 @@ const tok = syntheticTokenizer();
 const text = syntheticText(60);
 
 test('registry: rtn and gptq are entries; quantizeModel runs them and refuses what they cannot do', () => {
-  assert.deepEqual(QUANT_METHODS.map((m) => [m.name, m.needsCalibration]), [['rtn', false], ['gptq', true]]);
+  const known = new Map(QUANT_METHODS.map((m) => [m.name, m.needsCalibration]));
+  assert.equal(known.get('rtn'), false);
+  assert.equal(known.get('gptq'), true);
+  assert.equal(known.get('kmeans'), true);
   const calib = firstSlice(tok, text, 400).docs;
   // Through the registry each method gives exactly what its own entry point gives.
   const a = quantizeModel(fp32(), 'rtn', { bits: 4, group: 32, symmetric: false });
@@ -30,9 +33,9 @@ test('registry: rtn and gptq are entries; quantizeModel runs them and refuses wh
     x.model.weights.blocks.forEach((blk, l) => assert.deepEqual((blk.w2 as QuantLinear).packed.codes, (y.model.weights.blocks[l]!.w2 as QuantLinear).packed.codes));
   }
   assert.throws(() => quantizeModel(fp32(), 'gptq', { bits: 4, group: 32 }), (e) => isZipmlError(e, 'E_ARG') && /gptq needs calibration/.test(e.message));
-  assert.throws(() => quantizeModel(fp32(), 'rtn', { bits: 6 as 4, group: 32 }), (e) => isZipmlError(e, 'E_ARG') && /6-bit width cannot be held.*supported: 8, 4, 3, 2/.test(e.message));
+  assert.throws(() => quantizeModel(fp32(), 'rtn', { bits: 7 as 4, group: 32 }), (e) => isZipmlError(e, 'E_ARG') && /7-bit width cannot be held.*supported: 8, 6, 5, 4, 3, 2/.test(e.message));
   assert.throws(() => quantizeModel(fp32(), 'rtn', { bits: 4, group: 48 as 32 }), (e) => isZipmlError(e, 'E_ARG') && /group 48/.test(e.message));
-  assert.throws(() => quantMethod('awq'), (e) => isZipmlError(e, 'E_ARG') && /unknown quantization method 'awq' \(known: rtn, gptq\)/.test(e.message));
+  assert.throws(() => quantMethod('awq'), (e) => isZipmlError(e, 'E_ARG') && /unknown quantization method 'awq' \(known: rtn, gptq, kmeans\b/.test(e.message));
 });
 
 test('slices: calibration from the start, evaluation from the end, disjoint, in text order', () => {

@@ -1,4 +1,5 @@
 /** The quantized-model file: exact round trips, atomic writes, refusals of bad files, fuzzing. */
+import { f32ToF16Bits } from '../../../src/core/dtypes.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -49,6 +50,26 @@ test('round trip: every width, group and mode, RTN and GPTQ, computes bit for bi
   }
 });
 
+test('round trip: value-table layers (k-means) and fp16 zero points', () => {
+  const tok = syntheticTokenizer();
+  const calib = firstSlice(tok, syntheticText(40), 600).docs;
+  const km = quantizeModel(fp32(), 'kmeans', { bits: 3, group: 32, calibration: calib });
+  const kb = decodeQuantizedModel(encodeQuantizedModel(km.model, { tokenizer: tok }));
+  assert.deepEqual(run(kb.model), run(km.model));
+  assert.equal(Object.values(kb.meta.layers).filter((k) => k === 'table').length, 14);
+  // An RTN model with every layer's integer zero points turned into fp16 ones (HQQ's kind).
+  const rtn = quantizeModel(fp32(), 'rtn', { bits: 4, group: 32, symmetric: false });
+  const f16 = rtn.model.mapLinears((_l, _n, op) => {
+    const p = (op as QuantLinear).packed;
+    return new QuantLinear({ ...p, zeros: undefined, zeroF16: Uint16Array.from(p.zeros!, (z) => f32ToF16Bits(z + 0.25)) });
+  });
+  const fb = decodeQuantizedModel(encodeQuantizedModel(f16, { tokenizer: tok }));
+  assert.deepEqual(run(fb.model), run(f16));
+  const l = fb.model.weights.blocks[0]!.wq as QuantLinear;
+  assert.equal(l.packed.zeros, undefined);
+  assert.deepEqual(l.packed.zeroF16, (f16.weights.blocks[0]!.wq as QuantLinear).packed.zeroF16);
+});
+
 test('an fp32 model (and a separate classifier) round trips exactly; the file holds no tokenizer when none is given', () => {
   const m = LlamaModel.fromLlama2c(syntheticCheckpoint(4, { sharedClassifier: false }));
   const back = decodeQuantizedModel(encodeQuantizedModel(m));
@@ -88,7 +109,7 @@ test('bad files: each gives a ZipmlError that says what is wrong', () => {
   const layers = (m: JsonObject) => m['layers'] as { [k: string]: JsonObject };
   const config = (m: JsonObject) => m['config'] as JsonObject;
   const cases: [string, Uint8Array, string, RegExp][] = [
-    ['6-bit layer', rewrite(good, (m) => (layers(m)['0.wq']!['bits'] = 6)), 'E_FORMAT', /6-bit layer cannot be held/],
+    ['7-bit layer', rewrite(good, (m) => (layers(m)['0.wq']!['bits'] = 7)), 'E_FORMAT', /7-bit layer cannot be held/],
     ['unknown architecture', rewrite(good, (m) => (m['architecture'] = 'gpt2')), 'E_FORMAT', /unknown architecture "gpt2"/],
     ['other container kind', rewrite(good, () => undefined, undefined, 'tensors.pack'), 'E_FORMAT', /kind is 'tensors.pack'/],
     ['newer version', rewrite(good, (m) => (m['version'] = 2)), 'E_FORMAT', /version 2/],
