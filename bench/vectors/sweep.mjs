@@ -17,7 +17,7 @@ export const TIMING = { minSeconds: 0.25, maxPasses: 3, warmup: 50, longPass: 5,
 export const STOP = { recall: 0.95, plateau: 0.001, patience: 2 };
 
 export const NPROBES = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512];
-export const K_FACTORS = [2, 4, 16, 64];
+export const K_FACTORS = [2, 4, 8, 16, 64];
 /** hnswlib's ef and usearch's expansion_search (both at least k). */
 export const EFS = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512];
 

@@ -17,6 +17,7 @@ import { intArg, readInput, mb } from './args.js';
 import { registerVectorCommands } from './vectors.js';
 import { registerServeCommand } from './serve.js';
 import { registerTensorCommands, inspectTensorFile } from './tensors.js';
+import { registerLlmCommands } from './llm.js';
 
 const VERSION = '0.1.0';
 
@@ -101,6 +102,7 @@ program
 registerVectorCommands(program);
 registerServeCommand(program);
 registerTensorCommands(program);
+registerLlmCommands(program);
 
 program
   .command('kernels')

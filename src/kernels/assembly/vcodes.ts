@@ -45,37 +45,57 @@ function madd(acc: v128, w: usize, c: v128): v128 {
   return f32x4.add(acc, f32x4.mul(v128.load(w), c));
 }
 
+@inline
+function sq8L2Row(a: usize, s: usize, row: usize, dPad: i32): f32 {
+  let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
+  for (let j = 0; j < dPad; j += 16) {
+    const v = v128.load(row + <usize>j);
+    const o = <usize>(j << 2);
+    acc0 = sqdiff(acc0, a + o, s + o, widen0(v));
+    acc1 = sqdiff(acc1, a + o + 16, s + o + 16, widen1(v));
+    acc0 = sqdiff(acc0, a + o + 32, s + o + 32, widen2(v));
+    acc1 = sqdiff(acc1, a + o + 48, s + o + 48, widen3(v));
+  }
+  return hsum(f32x4.add(acc0, acc1));
+}
+
+@inline
+function sq8DotRow(w: usize, row: usize, dPad: i32): f32 {
+  let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
+  for (let j = 0; j < dPad; j += 16) {
+    const v = v128.load(row + <usize>j);
+    const o = w + <usize>(j << 2);
+    acc0 = madd(acc0, o, widen0(v));
+    acc1 = madd(acc1, o + 16, widen1(v));
+    acc0 = madd(acc0, o + 32, widen2(v));
+    acc1 = madd(acc1, o + 48, widen3(v));
+  }
+  return hsum(f32x4.add(acc0, acc1));
+}
+
 /** out[i] = Σ_j (a[j] − s[j]·code_i[j])² over j < dPad (a multiple of 16), one byte per value. */
 export function sq8L2(a: usize, s: usize, codes: usize, n: i32, cs: i32, dPad: i32, out: usize): void {
-  for (let i = 0; i < n; i++) {
-    const row = codes + <usize>(i * cs);
-    let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
-    for (let j = 0; j < dPad; j += 16) {
-      const v = v128.load(row + <usize>j);
-      const o = <usize>(j << 2);
-      acc0 = sqdiff(acc0, a + o, s + o, widen0(v));
-      acc1 = sqdiff(acc1, a + o + 16, s + o + 16, widen1(v));
-      acc0 = sqdiff(acc0, a + o + 32, s + o + 32, widen2(v));
-      acc1 = sqdiff(acc1, a + o + 48, s + o + 48, widen3(v));
-    }
-    store<f32>(out + <usize>(i << 2), hsum(f32x4.add(acc0, acc1)));
-  }
+  for (let i = 0; i < n; i++) store<f32>(out + <usize>(i << 2), sq8L2Row(a, s, codes + <usize>(i * cs), dPad));
 }
 
 /** out[i] = Σ_j w[j]·code_i[j] over j < dPad (a multiple of 16), one byte per value. */
 export function sq8Dot(w: usize, codes: usize, n: i32, cs: i32, dPad: i32, out: usize): void {
-  for (let i = 0; i < n; i++) {
-    const row = codes + <usize>(i * cs);
-    let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
-    for (let j = 0; j < dPad; j += 16) {
-      const v = v128.load(row + <usize>j);
-      const o = w + <usize>(j << 2);
-      acc0 = madd(acc0, o, widen0(v));
-      acc1 = madd(acc1, o + 16, widen1(v));
-      acc0 = madd(acc0, o + 32, widen2(v));
-      acc1 = madd(acc1, o + 48, widen3(v));
-    }
-    store<f32>(out + <usize>(i << 2), hsum(f32x4.add(acc0, acc1)));
+  for (let i = 0; i < n; i++) store<f32>(out + <usize>(i << 2), sq8DotRow(w, codes + <usize>(i * cs), dPad));
+}
+
+/** sq8L2 over listed rows: out[j] for the row at base + rows[j]·cs (rows: u32 indices). */
+export function sq8L2Pick(a: usize, s: usize, base: usize, rows: usize, m: i32, cs: i32, dPad: i32, out: usize): void {
+  for (let i = 0; i < m; i++) {
+    const row = base + <usize>load<u32>(rows + (<usize>i << 2)) * <usize>cs;
+    store<f32>(out + <usize>(i << 2), sq8L2Row(a, s, row, dPad));
+  }
+}
+
+/** sq8Dot over listed rows, as sq8L2Pick. */
+export function sq8DotPick(w: usize, base: usize, rows: usize, m: i32, cs: i32, dPad: i32, out: usize): void {
+  for (let i = 0; i < m; i++) {
+    const row = base + <usize>load<u32>(rows + (<usize>i << 2)) * <usize>cs;
+    store<f32>(out + <usize>(i << 2), sq8DotRow(w, row, dPad));
   }
 }
 

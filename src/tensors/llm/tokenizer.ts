@@ -3,7 +3,8 @@
  * in the re-packed layout of llama2.c64 (see ../shared/data/MANIFEST.md, tok512-c64.bin):
  *   uint16 vocab_size; vocab_size x float32 score; vocab_size x uint8 (string length + 1);
  *   vocab_size x uint16 token ids in byte-sorted order of their strings; the strings, each
- *   NUL-terminated, in id order. All little-endian.
+ *   NUL-terminated, in id order. All little-endian. llama2.c's own tokenizer.bin layout is read
+ *   and written too (fromLlama2cBin / toLlama2cBin).
  *
  * Encoding follows run.c: optional BOS (id 1), a dummy-prefix " " token when the text is not
  * empty, one token per UTF-8 code point that is in the vocabulary (else one <0xXX> byte token per
@@ -16,6 +17,8 @@ export const BOS = 1;
 export const EOS = 2;
 /** Most tokens a vocabulary may hold (the format's uint16 count bounds it anyway). */
 export const MAX_VOCAB = 65535;
+/** Longest piece a tokenizer.bin may declare (llama 2's is 27 bytes). */
+export const MAX_PIECE_BYTES = 4096;
 
 const WHAT = 'llama2.c tokenizer';
 const latin1 = (b: Uint8Array): string => String.fromCharCode(...b);
@@ -87,6 +90,73 @@ export class Llama2cTokenizer {
       prev = p;
     }
     return new Llama2cTokenizer(pieces, scores);
+  }
+
+  /**
+   * Reads llama2.c's own `tokenizer.bin` (run.c build_tokenizer): int32 max_token_length, then per
+   * token float32 score, int32 length, the bytes. The file does not store the count (run.c takes
+   * it from the checkpoint); without `vocabSize` every token up to the end of input is read.
+   */
+  static fromLlama2cBin(bytes: Uint8Array, vocabSize?: number): Llama2cTokenizer {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const bin = `${WHAT} (tokenizer.bin)`;
+    if (bytes.length < 4) throw new ZipmlError('E_TRUNCATED', `${bin}: ${bytes.length} bytes is shorter than the 4-byte max_token_length`, { offset: bytes.length });
+    const maxLen = dv.getInt32(0, true);
+    if (maxLen < 1 || maxLen > MAX_PIECE_BYTES) throw new ZipmlError('E_CORRUPT', `${bin}: max_token_length ${maxLen} is outside 1..${MAX_PIECE_BYTES}`, { offset: 0 });
+    if (vocabSize !== undefined && (!Number.isInteger(vocabSize) || vocabSize < 3 || vocabSize > MAX_VOCAB)) throw new ZipmlError('E_ARG', `${bin}: vocab size ${vocabSize} is outside 3..${MAX_VOCAB}`);
+    const pieces: Uint8Array[] = [];
+    const scores: number[] = [];
+    let at = 4;
+    while (vocabSize === undefined ? at < bytes.length : pieces.length < vocabSize) {
+      const i = pieces.length;
+      if (i >= MAX_VOCAB) throw new ZipmlError('E_LIMIT', `${bin}: more than ${MAX_VOCAB} tokens`, { offset: at });
+      if (at + 8 > bytes.length) throw new ZipmlError('E_TRUNCATED', `${bin}: token ${i} header ends at ${at + 8}, the input has ${bytes.length} bytes`, { offset: bytes.length });
+      const score = dv.getFloat32(at, true), len = dv.getInt32(at + 4, true);
+      if (!Number.isFinite(score)) throw new ZipmlError('E_CORRUPT', `${bin}: score of token ${i} is ${score}`, { offset: at });
+      if (len < 0 || len > maxLen) throw new ZipmlError('E_CORRUPT', `${bin}: token ${i} has length ${len}, outside 0..max_token_length ${maxLen}`, { offset: at + 4 });
+      if (at + 8 + len > bytes.length) throw new ZipmlError('E_TRUNCATED', `${bin}: string of token ${i} ends at ${at + 8 + len}, the input has ${bytes.length} bytes`, { offset: bytes.length });
+      pieces.push(bytes.slice(at + 8, at + 8 + len));
+      scores.push(score);
+      at += 8 + len;
+    }
+    if (at !== bytes.length) throw new ZipmlError('E_CORRUPT', `${bin}: ${bytes.length - at} bytes after token ${pieces.length - 1}`, { offset: at });
+    if (pieces.length < 3) throw new ZipmlError('E_CORRUPT', `${bin}: ${pieces.length} tokens, fewer than 3 (unk, bos, eos)`, { offset: at });
+    return new Llama2cTokenizer(pieces, Float32Array.from(scores));
+  }
+
+  /** Either layout: the tok512-c64 re-packing or llama2.c's tokenizer.bin (tried in that order). */
+  static fromBytes(bytes: Uint8Array, vocabSize?: number): Llama2cTokenizer {
+    let c64: ZipmlError;
+    try {
+      const t = Llama2cTokenizer.fromC64(bytes);
+      if (vocabSize === undefined || t.vocabSize === vocabSize) return t;
+      c64 = new ZipmlError('E_FORMAT', `c64 layout holds ${t.vocabSize} tokens, the model has ${vocabSize}`);
+    } catch (e) {
+      if (!(e instanceof ZipmlError)) throw e;
+      c64 = e;
+    }
+    try {
+      return Llama2cTokenizer.fromLlama2cBin(bytes, vocabSize);
+    } catch (e) {
+      if (!(e instanceof ZipmlError)) throw e;
+      throw new ZipmlError(e.code === 'E_ARG' ? 'E_ARG' : 'E_FORMAT', `not a llama2.c tokenizer in either layout: as tok512-c64: ${c64.message}; as tokenizer.bin: ${e.message}`);
+    }
+  }
+
+  /** This vocabulary in llama2.c's tokenizer.bin layout (what fromLlama2cBin reads). */
+  toLlama2cBin(): Uint8Array {
+    const maxLen = Math.max(1, ...this.pieces.map((p) => p.length));
+    const out = new Uint8Array(4 + this.pieces.reduce((s, p) => s + 8 + p.length, 0));
+    const dv = new DataView(out.buffer);
+    dv.setInt32(0, maxLen, true);
+    let at = 4;
+    this.pieces.forEach((p, i) => {
+      dv.setFloat32(at, this.scores[i]!, true);
+      dv.setInt32(at + 4, p.length, true);
+      out.set(p, at + 8);
+      at += 8 + p.length;
+    });
+    return out;
   }
 
   /** Token id of exact piece bytes, or -1. */

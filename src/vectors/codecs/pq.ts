@@ -23,14 +23,14 @@
  */
 import { ZipmlError, throwIfAborted } from '../../core/errors.js';
 import { ContainerBuilder, type Container, type JsonObject } from '../../core/container.js';
-import { wasmKernel } from '../../kernels/loader.js';
+import { simdSupported, wasmKernel } from '../../kernels/loader.js';
 import * as pqscanWasm from '../../kernels/generated/pqscan.js';
 import type { Metric, TrainOptions, VectorCodec } from '../types.js';
 import type { VectorTransform } from '../rotation.js';
 import { checkRows, checkDim, checkQuery, checkCodeBatch, codeCount, notTrained, normSq } from '../linalg.js';
 import { f32Bytes } from '../rotation.js';
 import { kmeans, faissRandPerm, FaissRng } from '../kmeans.js';
-import { nearestCentroids, pairwiseDistances } from '../distances.js';
+import { nearestCentroids, pairwiseDistances, ResidentRows } from '../distances.js';
 import { lut8 } from './vcodes.js';
 import { checkMetric, cosine } from './sq.js';
 
@@ -76,6 +76,8 @@ export class ProductQuantizer implements VectorCodec {
   warnings: string[] = [];
   private trained = false;
   private norms: Float32Array | null = null;
+  /** The centroids in kernel memory for query tables (rebuilt when the centroids change). */
+  private resident: { src: Float32Array; rows: ResidentRows } | null = null;
 
   constructor(d: number, opts: PQOptions | string) {
     checkDim(d, 'ProductQuantizer');
@@ -190,7 +192,15 @@ export class ProductQuantizer implements VectorCodec {
   distanceTable(query: Float32Array, kind: 'l2' | 'ip'): Float32Array {
     checkQuery(query, this.d, `${this.name} distances`);
     if (!this.trained) throw notTrained(this.name, 'distances');
-    return subspaceTables(query, this.centroids, this.M, this.ksub, this.dsub, kind);
+    const { M, ksub, dsub } = this;
+    // Every search computes one (or one per probed list): with SIMD, one kernel call per
+    // sub-space over resident centroids (float32 sums) instead of the double-precision loops.
+    if (M * ksub * dsub < TABLE_KERNEL_MIN || !simdSupported()) return subspaceTables(query, this.centroids, M, ksub, dsub, kind);
+    if (this.resident?.src !== this.centroids) this.resident = { src: this.centroids, rows: new ResidentRows(dsub, this.centroids) };
+    const rows = this.resident.rows;
+    const t = new Float32Array(M * ksub);
+    for (let m = 0; m < M; m++) rows.range(query.subarray(m * dsub, (m + 1) * dsub), kind, m * ksub, ksub, t.subarray(m * ksub, (m + 1) * ksub));
+    return t;
   }
 
   /** ‖c_{m,j}‖² for every centroid (M × ksub): summed over a code, ‖x̂‖². */
@@ -228,6 +238,9 @@ export class ProductQuantizer implements VectorCodec {
     return b.finish('vectors.codec', { codec: 'pq', version: 1, d: this.d, M: this.M, nbits: this.nbits, trained: this.trained });
   }
 }
+
+// Below this many centroid values a query table is cheaper in plain JS than through kernel calls.
+const TABLE_KERNEL_MIN = 4096;
 
 /** Throws E_ARG when there are fewer training points than centroids (Faiss throws too). */
 export function checkTrainingSize(n: number, k: number, what: string): void {

@@ -254,19 +254,13 @@ export class ScalarQuantizer implements VectorCodec {
     const l2 = this.bits === 8 ? sq8L2 : this.bits === 4 ? sq4L2 : sq6L2;
     const dotk = this.bits === 8 ? sq8Dot : this.bits === 4 ? sq4Dot : sq6Dot;
     if (metric === 'l2') {
-      const a = new Float32Array(dPad);
-      for (let j = 0; j < d; j++) a[j] = query[j]! - b0[j]!;
+      const { a } = this.l2Params(query);
       return (codes, n, out) => {
         checkCodeBatch(codes, n, cs, out, `${this.name} distances`);
         l2(a, s, codes, n, cs, d, out);
       };
     }
-    const w = new Float32Array(dPad);
-    let base = 0;
-    for (let j = 0; j < d; j++) {
-      w[j] = query[j]! * s[j]!;
-      base += query[j]! * b0[j]!;
-    }
+    const { w, base } = this.ipParams(query);
     const qn = Math.sqrt(normSq(query));
     return (codes, n, out) => {
       checkCodeBatch(codes, n, cs, out, `${this.name} distances`);
@@ -278,6 +272,30 @@ export class ScalarQuantizer implements VectorCodec {
         for (let i = 0; i < n; i++) out[i] = cosine(out[i]!, qn, Math.sqrt(norms[i]!));
       }
     };
+  }
+
+  /**
+   * Per-query parameters of the integer-code kernels: L2 = Σ (a_j − s_j·code_j)² with a = q − b₀
+   * (a and s zero past d, roundUp(d, 32) long). Also for callers that keep codes resident in
+   * kernel memory (the index's refinement store).
+   */
+  l2Params(query: Float32Array): { a: Float32Array; s: Float32Array } {
+    const { s, b0 } = this.levelSteps();
+    const a = new Float32Array(s.length);
+    for (let j = 0; j < this.d; j++) a[j] = query[j]! - b0[j]!;
+    return { a, s };
+  }
+
+  /** IP = base + Σ w_j·code_j with w = q·s and base = ⟨q, b₀⟩ (w zero past d). */
+  ipParams(query: Float32Array): { w: Float32Array; base: number } {
+    const { s, b0 } = this.levelSteps();
+    const w = new Float32Array(s.length);
+    let base = 0;
+    for (let j = 0; j < this.d; j++) {
+      w[j] = query[j]! * s[j]!;
+      base += query[j]! * b0[j]!;
+    }
+    return { w, base };
   }
 
   // fp16/bf16: decode in blocks of rows into a scratch buffer, then exact float distances.

@@ -2,8 +2,9 @@
  * Batch search over the worker pool. The index is saved once into a SharedArrayBuffer (again
  * only after it changes); each worker loads it from there without copying the code arrays (the
  * loaded lists are views into the shared bytes) and keeps it for later calls. The queries are cut
- * into one contiguous part per thread and the parts' results are concatenated, so the result
- * equals search() on the calling thread.
+ * into contiguous parts, a few per thread, that the pool hands to whichever worker is free (queries
+ * differ in cost, and equal halves leave one worker idle at the end); the parts' results are
+ * concatenated, so the result equals search() on the calling thread.
  */
 import { ZipmlError, throwIfAborted } from '../../core/errors.js';
 import { defaultPool } from '../../core/workers/pool.js';
@@ -26,6 +27,9 @@ export interface WireParams {
 const TASKS = new URL('./search-tasks.js', import.meta.url);
 // Below this many queries per thread, posting work costs more than it saves.
 const MIN_QUERIES_PER_THREAD = 8;
+// Parts per thread: enough to even out the workers' finishing times, few enough that posting
+// them stays cheap.
+const PARTS_PER_THREAD = 4;
 
 /** The index's bytes in shared memory, cached per index version. */
 const shared = new WeakMap<VectorIndex, { version: number; key: string; buf: SharedArrayBuffer }>();
@@ -50,7 +54,8 @@ export async function searchParallel(index: VectorIndex, queries: Float32Array, 
   const threads = params.threads ?? pool.size;
   if (!Number.isInteger(threads) || threads < 1) throw new ZipmlError('E_ARG', `threads must be an integer >= 1, got ${String(threads)}`);
   throwIfAborted(params.signal, 'searchAsync');
-  const parts = Math.min(threads, Math.floor(nq / MIN_QUERIES_PER_THREAD));
+  const useful = Math.min(threads, Math.floor(nq / MIN_QUERIES_PER_THREAD));
+  const parts = useful <= 1 ? useful : Math.min(useful * PARTS_PER_THREAD, Math.floor(nq / MIN_QUERIES_PER_THREAD));
   // Predicates cannot cross to workers, and pages without cross-origin isolation have no shared
   // memory: such searches run here.
   const canShare = typeof SharedArrayBuffer === 'function' && (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== false;
@@ -60,9 +65,17 @@ export async function searchParallel(index: VectorIndex, queries: Float32Array, 
   const { key, buf } = sharedBytes(index);
   const ranges: Array<[number, number]> = [];
   for (let t = 0; t < parts; t++) ranges.push([Math.floor((t * nq) / parts), Math.floor(((t + 1) * nq) / parts)]);
-  const results = await Promise.all(ranges.map(([a, b]) => {
-    const q = queries.slice(a * index.d, b * index.d);
-    return pool.run<SearchResult>({ module: TASKS, fn: 'searchPart' }, [buf, key, q, k, wire], { transfer: [q], signal: params.signal });
+  // `useful` lanes, each posting its next part when the last one returns: never more than
+  // `threads` parts in flight, whatever the pool's size.
+  const results: SearchResult[] = new Array(parts);
+  let next = 0;
+  await Promise.all(Array.from({ length: useful }, async () => {
+    while (next < parts) {
+      const t = next++;
+      const [a, b] = ranges[t]!;
+      const q = queries.slice(a * index.d, b * index.d);
+      results[t] = await pool.run<SearchResult>({ module: TASKS, fn: 'searchPart' }, [buf, key, q, k, wire], { transfer: [q], signal: params.signal });
+    }
   }));
   const out: SearchResult = { nq, k, distances: new Float32Array(nq * k), ids: new Float64Array(nq * k) };
   if (results.some((r) => r.keys)) out.keys = [];

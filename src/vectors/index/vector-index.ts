@@ -33,6 +33,8 @@ import { FlatCodec, floatView } from './flat-codec.js';
 import { InvertedLists } from './lists.js';
 import { IdMap } from './ids.js';
 import { searchParallel, type ParallelSearchParams } from './parallel.js';
+import { ResidentSQ8 } from './resident-sq8.js';
+import { ScalarQuantizer } from '../codecs/sq.js';
 import { ResidentPQLists, combineTableReference } from './resident-pq.js';
 import { quantizeLuts } from '../fastscan/lut.js';
 import { packFastScan } from '../fastscan/layout.js';
@@ -43,7 +45,11 @@ import { RaBitQCodec } from '../codecs/rabitq.js';
 export interface IndexOptions {
   /** 'l2' (default), 'ip' or 'cos'. */
   metric?: Metric;
-  /** Encode residuals from the coarse centroid (IVF with a lossy codec; default true, as Faiss). */
+  /**
+   * Encode residuals from the coarse centroid (IVF with a lossy codec). Defaults as Faiss's
+   * index_factory builds each type: true, except for `PQ{M}x4fs` (IndexIVFPQFastScan sets
+   * by_residual = false: one lookup table per query instead of one per probed list).
+   */
   byResidual?: boolean;
 }
 
@@ -130,6 +136,8 @@ interface SearchCache {
   rabitq?: RaBitQFastScan[];
   exact?: ResidentRows;
   flat?: ResidentRows;
+  /** SQ8 refinement codes in kernel memory (null: no WebAssembly). */
+  sq8?: ResidentSQ8 | null;
 }
 
 export class VectorIndex {
@@ -162,7 +170,7 @@ export class VectorIndex {
     const r = this.recipe;
     this.codec = r.codec === 'Flat' ? new FlatCodec(d) : createCodec(r.codec, d);
     this.refineCodec = r.refine === '' ? null : r.refine === 'Flat' ? new FlatCodec(d) : createCodec(r.refine, d);
-    this.byResidual = r.nlist > 0 && r.codec !== 'Flat' && opts.byResidual !== false;
+    this.byResidual = r.nlist > 0 && r.codec !== 'Flat' && (opts.byResidual ?? !r.fastScan);
     this.lists = new InvertedLists(Math.max(1, r.nlist), this.codec.codeSize);
     this.trainedFlag = r.nlist === 0 && r.opqM === 0 && this.codec.isTrained && (this.refineCodec?.isTrained ?? true);
   }
@@ -344,6 +352,7 @@ export class VectorIndex {
     this.cache.packed = undefined;
     this.cache.rabitq = undefined;
     if (this.cache.exact && rcodes) this.cache.exact.append(floatView(rcodes, n, d));
+    if (this.cache.sq8 && rcodes) this.cache.sq8.append(rcodes, n);
     if (this.cache.flat && this.recipe.nlist === 0) this.cache.flat.append(floatView(codes, n, d));
     opts.onProgress?.(n, n);
     if (this.ids.removed > 1024 && this.ids.removed > this.ids.slots / 2) this.compact();
@@ -870,6 +879,24 @@ export class VectorIndex {
       this.cache.exact.pick(q, this.codecMetric, slots, out);
       const sign = this.codecMetric === 'l2' ? 1 : -1;
       return Float64Array.from(out, (v) => sign * v);
+    }
+    if (rc instanceof ScalarQuantizer && rc.bits === 8 && m > 0) {
+      if (this.cache.sq8 === undefined) this.cache.sq8 = ResidentSQ8.create(this.d, rcs, this.refineCodes, this.ids.slots);
+      const store = this.cache.sq8;
+      if (store) {
+        const out = new Float32Array(m);
+        const vals = new Float64Array(m);
+        if (this.codecMetric === 'l2') {
+          const { a, s } = rc.l2Params(q);
+          store.distances(a, s, slots, out);
+          for (let j = 0; j < m; j++) vals[j] = out[j]!;
+        } else {
+          const { w, base } = rc.ipParams(q);
+          store.distances(w, null, slots, out);
+          for (let j = 0; j < m; j++) vals[j] = -(out[j]! + base);
+        }
+        return vals;
+      }
     }
     const buf = new Uint8Array(m * rcs);
     for (let j = 0; j < m; j++) {

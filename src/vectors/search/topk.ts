@@ -86,16 +86,27 @@ export class TopK implements Collector {
     if (this.n === k) this.threshold = v[0]!;
   }
 
-  /** The kept pairs, best first. */
+  /** The kept pairs, best first (heap-sorted on copies: the collector stays as it was). */
   sorted(): { values: Float64Array; labels: Float64Array } {
     const n = this.n;
-    const order = Array.from({ length: n }, (_, i) => i);
-    const v = this.vals, l = this.labels;
-    order.sort((a, b) => v[a]! - v[b]! || l[a]! - l[b]!);
-    const values = new Float64Array(n), labels = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      values[i] = v[order[i]!]!;
-      labels[i] = l[order[i]!]!;
+    const values = this.vals.slice(0, n), labels = this.labels.slice(0, n);
+    // The copy is a max-heap (worst at 0): move the worst to the end, sift down, repeat.
+    for (let end = n - 1; end > 0; end--) {
+      const tv = values[end]!, tl = labels[end]!;
+      values[end] = values[0]!;
+      labels[end] = labels[0]!;
+      let i = 0;
+      for (;;) {
+        const a = 2 * i + 1;
+        if (a >= end) break;
+        const c = a + 1 < end && before(values[a]!, labels[a]!, values[a + 1]!, labels[a + 1]!) ? a + 1 : a;
+        if (!before(tv, tl, values[c]!, labels[c]!)) break;
+        values[i] = values[c]!;
+        labels[i] = labels[c]!;
+        i = c;
+      }
+      values[i] = tv;
+      labels[i] = tl;
     }
     return { values, labels };
   }

@@ -57,6 +57,7 @@ test('TopK and Reservoir keep the k best pairs, ties by the smaller label', () =
       res.push(v, i);
     });
     const want = vals.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]).slice(0, k);
+    assert.deepEqual(t.sorted(), t.sorted(), 'sorted() leaves the collector as it was');
     for (const got of [t.sorted(), res.sorted()]) {
       assert.deepEqual(Array.from(got.labels), want.map((p) => p[1]));
       assert.deepEqual(Array.from(got.values), want.map((p) => p[0]));
@@ -96,22 +97,31 @@ test('cosine indexes rank by cosine similarity', () => {
   for (let i = 0; i < nq * k; i++) assert.ok(Math.abs(r.distances[i]! - gt.distances[i]!) < 1e-5);
 });
 
+test('byResidual defaults as Faiss builds each type: off for PQ…x4fs only', () => {
+  assert.equal(indexFactory(16, 'IVF8,PQ4x4fs').byResidual, false);
+  assert.equal(indexFactory(16, 'IVF8,PQ4x4fs', { byResidual: true }).byResidual, true);
+  assert.equal(indexFactory(16, 'IVF8,PQ4').byResidual, true);
+  assert.equal(indexFactory(16, 'IVF8,SQ8').byResidual, true);
+  assert.equal(indexFactory(16, 'IVF8,Flat').byResidual, false);
+});
+
 test('lossy indexes reach useful recall; refine re-ranks with exact distances', () => {
   const d = 32, n = 6000, nq = 50, k = 10;
   const base = clustered(n, d, 5), q = clustered(nq, d, 6);
   const gt = knn(base, q, d, k);
-  const cases: Array<[string, number, number, number]> = [
-    // factory, nprobe, kFactor, minimum recall
+  const cases: Array<[string, number, number, number, boolean?]> = [
+    // factory, nprobe, kFactor, minimum recall, byResidual
     ['SQ8', 1, 1, 0.9],
     ['IVF32,SQ8', 32, 1, 0.9],
-    ['IVF32,PQ16x4fs,RFlat', 32, 20, 0.99],
+    ['IVF32,PQ16x4fs,RFlat', 32, 20, 0.99, true],
+    ['IVF32,PQ16x4fs,RFlat', 32, 20, 0.85], // Faiss's default for fast-scan: no residuals (0.896 here)
     ['PQ8x8', 1, 1, 0.3],
     ['IVF32,RaBitQ,RFlat', 32, 20, 0.97],
     ['PQ16x4fs,RFlat', 1, 20, 0.85], // one list of 6,000 rows: the integer fast-scan kernel
     ['IVF32,SQ4,Refine(SQfp16)', 32, 10, 0.97],
   ];
-  for (const [f, nprobe, kFactor, min] of cases) {
-    const ix = indexFactory(d, f);
+  for (const [f, nprobe, kFactor, min, byResidual] of cases) {
+    const ix = indexFactory(d, f, { byResidual });
     ix.train(base, { seed: 7 });
     ix.add(base);
     const r = ix.search(q, k, { nprobe, kFactor });

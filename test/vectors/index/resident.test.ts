@@ -5,6 +5,8 @@ import { InvertedLists } from '../../../src/vectors/index/lists.js';
 import { lutScanReference, nibblePlanes } from '../../../src/vectors/codecs/pq.js';
 import { ResidentRows, l2sqrDistances, innerProducts } from '../../../src/vectors/distances.js';
 import { simdSupported } from '../../../src/kernels/loader.js';
+import { ResidentSQ8 } from '../../../src/vectors/index/resident-sq8.js';
+import { sq8DotReference, sq8L2Reference } from '../../../src/vectors/codecs/vcodes.js';
 import { Rng } from '../../util/rng.js';
 
 const skip = simdSupported() ? false : 'no WebAssembly SIMD here: the resident kernels are not used';
@@ -63,4 +65,40 @@ test('resident rows give the streamed kernels\u2019 values, before and after app
   const some = new Float32Array(4);
   rows.pick(q, 'l2', pick, some);
   assert.deepEqual(Array.from(some), pick.map((i) => l2[i]!));
+});
+
+test('resident SQ8 refinement codes: picked rows equal the reference, across appends and growth', { skip }, () => {
+  const r = new Rng(47);
+  for (const d of [784, 33, 16, 5]) {
+    const cs = d;
+    const first = r.bytes(37 * cs);
+    const store = ResidentSQ8.create(d, cs, first, 37)!;
+    // Grows past its first capacity (64 rows), so the codes move once.
+    const more = r.bytes(90 * cs);
+    store.append(more, 90);
+    const all = new Uint8Array(127 * cs);
+    all.set(first);
+    all.set(more, 37 * cs);
+    const dPad = (d + 31) & ~31;
+    const a = new Float32Array(dPad), s = new Float32Array(dPad);
+    for (let j = 0; j < d; j++) {
+      a[j] = r.normal() * 40;
+      s[j] = r.float() + 0.01;
+    }
+    const slots = Array.from({ length: 50 }, () => r.int(127));
+    slots.push(126, 0);
+    for (const scale of [s, null]) {
+      const got = new Float32Array(slots.length), ref = new Float32Array(slots.length), direct = new Float32Array(slots.length);
+      store.distances(a, scale, slots, got);
+      store.distancesReference(a, scale, slots, ref);
+      // And straight from the JS copy of the codes, so the resident bytes are checked too.
+      slots.forEach((slot, j) => {
+        const row = all.subarray(slot * cs, (slot + 1) * cs);
+        if (scale) sq8L2Reference(a, scale, row, 1, cs, d, direct.subarray(j, j + 1));
+        else sq8DotReference(a, row, 1, cs, d, direct.subarray(j, j + 1));
+      });
+      assert.deepEqual(ref, direct, `d=${d}: resident bytes`);
+      for (let j = 0; j < slots.length; j++) assert.ok(Math.abs(got[j]! - ref[j]!) <= 1e-5 * Math.max(1, Math.abs(ref[j]!)), `d=${d} ${scale ? 'l2' : 'dot'} row ${slots[j]}: ${got[j]} vs ${ref[j]}`);
+    }
+  }
 });

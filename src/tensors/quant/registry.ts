@@ -1,0 +1,103 @@
+/**
+ * The weight-quantization methods as one table. A method is an entry: its name, whether it needs
+ * calibration text, and a function from an fp32 model (and options) to a QuantizedModel. The CLI,
+ * the benchmark and the docs enumerate this table, so adding a method means adding one entry here.
+ * The options object is shared and open: each method reads the knobs it knows (damp, actOrder,
+ * outliers, rank, budget, scope, ...) and ignores the rest.
+ */
+import { ZipmlError, type LongOpOptions } from '../../core/errors.js';
+import type { LlamaModel } from '../llm/model.js';
+import { quantizeModelGPTQ } from './gptq.js';
+import { quantizeModelKMeans } from './kmeans.js';
+import type { TableBits } from './table.js';
+import { type QuantizedModel, quantizeModelRTN } from './model.js';
+import { QUANT_BITS, QUANT_GROUPS, type QuantBits, type QuantGroup } from './packed.js';
+import type { QuantOptions } from './rtn.js';
+
+export type TokenDocs = readonly (readonly number[])[];
+
+export interface QuantizeOptions extends QuantOptions, LongOpOptions {
+  /** Token documents the model is run over to capture layer inputs (methods with needsCalibration). */
+  calibration?: TokenDocs;
+  /** GPTQ: damping as a fraction of mean diag(H) (default 0.01). */
+  damp?: number;
+  /** GPTQ: columns per lazy batch (default 128). */
+  blockSize?: number;
+  /** GPTQ: quantize columns in order of decreasing diag(H). */
+  actOrder?: boolean;
+  /** Fraction of weights kept in fp16 as sparse outliers (SpQR-style), e.g. 0.01. */
+  outliers?: number;
+  /** Rank of a low-rank correction of the quantization residual. */
+  rank?: number;
+  /** Mixed precision: target bits per weight over the quantized layers. */
+  budget?: number;
+  /** Which layers a method applies to (method-defined, e.g. 'attn', 'ffn'). */
+  scope?: string;
+  /** k-means: one value table per row (default) or per group of `group` columns. */
+  tables?: 'row' | 'group';
+}
+
+export interface QuantMethod {
+  /** The name the CLI and the benchmark use (`--method NAME`). */
+  readonly name: string;
+  readonly description: string;
+  /** True when `calibration` must be given. */
+  readonly needsCalibration: boolean;
+  /** Bit widths the method can produce (default: every width the packed format holds). */
+  readonly bits?: readonly number[];
+  quantize(model: LlamaModel, opts: QuantizeOptions): QuantizedModel;
+}
+
+export const QUANT_METHODS: QuantMethod[] = [
+  {
+    name: 'rtn',
+    description: 'round to nearest, per group (the baseline)',
+    needsCalibration: false,
+    quantize: (model, opts) => quantizeModelRTN(model, opts),
+  },
+  {
+    name: 'gptq',
+    description: 'GPTQ: column-wise quantization with Hessian-weighted error feedback (Frantar et al. 2022)',
+    needsCalibration: true,
+    quantize: (model, opts) => quantizeModelGPTQ(model, opts.calibration!, opts),
+  },
+  {
+    name: 'kmeans',
+    description: 'non-uniform codes: sensitivity-weighted 1-D k-means per row or group, fp16 value tables (SqueezeLLM-style, diag(H) as the sensitivity)',
+    needsCalibration: true,
+    bits: [4, 3, 2],
+    quantize: (model, opts) => quantizeModelKMeans(model, opts.calibration!, {
+      bits: opts.bits as TableBits, scope: opts.tables === 'group' ? opts.group : 'row', signal: opts.signal, onProgress: opts.onProgress,
+    }),
+  },
+];
+
+/** The entry called `name`; E_ARG listing the known names otherwise. */
+export function quantMethod(name: string): QuantMethod {
+  const m = QUANT_METHODS.find((x) => x.name === name);
+  if (!m) throw new ZipmlError('E_ARG', `unknown quantization method '${name}' (known: ${QUANT_METHODS.map((x) => x.name).join(', ')})`);
+  return m;
+}
+
+/** Whether the packed format (and the method, if it restricts them) can hold this width. */
+export function methodSupportsBits(m: QuantMethod, bits: number): boolean {
+  return (QUANT_BITS as readonly number[]).includes(bits) && (m.bits === undefined || m.bits.includes(bits));
+}
+
+/** Checks bits and group against what the format holds (a clear E_ARG, before any work is done). */
+export function checkBitsAndGroup(m: QuantMethod, bits: number, group: number): asserts bits is QuantBits {
+  if (!methodSupportsBits(m, bits)) {
+    throw new ZipmlError('E_ARG', `${m.name}: a ${bits}-bit width cannot be held by the packed format here (supported: ${QUANT_BITS.filter((b) => methodSupportsBits(m, b)).join(', ')})`);
+  }
+  if (!(QUANT_GROUPS as readonly number[]).includes(group)) throw new ZipmlError('E_ARG', `${m.name}: group ${group} is not one of ${QUANT_GROUPS.join(', ')}`);
+}
+
+/** Runs method `name` on an fp32 model, after checking its options. */
+export function quantizeModel(model: LlamaModel, name: string, opts: QuantizeOptions): QuantizedModel {
+  const m = quantMethod(name);
+  checkBitsAndGroup(m, opts.bits, opts.group as QuantGroup);
+  if (m.needsCalibration && (!opts.calibration || !opts.calibration.some((d) => d.length >= 2))) {
+    throw new ZipmlError('E_ARG', `${m.name} needs calibration text (documents of 2 or more tokens)`);
+  }
+  return m.quantize(model, opts);
+}
