@@ -5,12 +5,13 @@
  *   B:           uint8 [N, k_blocks, blob_size], k_blocks = ceil(K / block_size), blob_size = block_size * bits / 8;
  *                codes packed along K inside each block, least significant bits first (4-bit: even k in the low nibble);
  *   scales:      [N * k_blocks], the type of A (float32 here, or float16);
- *   zero_points: optional uint8 [N * ceil(k_blocks * bits / 8)], packed like B row by row; absent means 2^(bits - 1);
+ *   zero_points: optional uint8 [N * ceil(k_blocks * bits / 8)], packed like B row by row, or unpacked
+ *                in the type of A [N * k_blocks] (real zero points, as HQQ's); absent means 2^(bits - 1);
  *   attributes:  K, N, bits, block_size (a power of two >= 16).
  * Our packed group codes are that layout already (codes LSB-first along a row, fp16 scales,
  * symmetric zero 2^(bits-1)), so export is a re-layout: each row padded to whole blocks with its
  * zero-point code, scales widened from fp16 to float32 exactly (or kept fp16 for fp16 graphs),
- * zero points packed. Nothing is requantized.
+ * integer zero points packed, fp16 zero points (HQQ) written unpacked as floats. Nothing is requantized.
  */
 import { ZipmlError } from '../../core/errors.js';
 import { f16ToF32 } from '../../core/dtypes.js';
@@ -33,6 +34,8 @@ export interface MatMulNBitsWeights {
   scales: Uint16Array;
   /** Packed [N, ceil(kBlocks * bits / 8)], or undefined for the default zero point 2^(bits-1). */
   zeroPoints: Uint8Array | undefined;
+  /** Real zero points, fp16 bits [N * kBlocks] (written unpacked in A's type); excludes zeroPoints. */
+  zeroPointsF16?: Uint16Array | undefined;
 }
 
 const kBlocks = (w: { K: number; blockSize: number }): number => Math.ceil(w.K / w.blockSize);
@@ -46,8 +49,9 @@ export function matMulNBitsFromPacked(p: PackedMatrix): MatMulNBitsWeights {
   for (let r = 0; r < p.rows; r++) {
     const o = r * nb * blob;
     B.set(p.codes.subarray(r * p.rowBytes, (r + 1) * p.rowBytes), o);
-    // The tail of the last block holds the zero-point code, so it dequantizes to 0.
-    const z = p.zeros ? p.zeros[r * nb + nb - 1]! : symmetricZero(bits);
+    // The tail of the last block (never read: K says where a row ends) holds the zero-point code.
+    const zf = p.zeroF16 ? Math.round(f16ToF32(p.zeroF16.subarray(r * nb + nb - 1, r * nb + nb))[0]!) : 0;
+    const z = p.zeros ? p.zeros[r * nb + nb - 1]! : p.zeroF16 ? Math.min((1 << bits) - 1, Math.max(0, zf)) : symmetricZero(bits);
     for (let c = p.cols; c < nb * p.group; c++) putCode(B, nb * blob, bits, r, c, z);
   }
   let zeroPoints: Uint8Array | undefined;
@@ -56,7 +60,7 @@ export function matMulNBitsFromPacked(p: PackedMatrix): MatMulNBitsWeights {
     zeroPoints = new Uint8Array(p.rows * zb);
     for (let r = 0; r < p.rows; r++) for (let g = 0; g < nb; g++) putCode(zeroPoints, zb, bits, r, g, p.zeros[r * nb + g]!);
   }
-  return { K: p.cols, N: p.rows, bits, blockSize: p.group, B, scales: p.scales.slice(), zeroPoints };
+  return { K: p.cols, N: p.rows, bits, blockSize: p.group, B, scales: p.scales.slice(), zeroPoints, ...(p.zeroF16 ? { zeroPointsF16: p.zeroF16.slice() } : {}) };
 }
 
 /** The packed codes a MatMulNBits weight holds (the inverse of matMulNBitsFromPacked). */
@@ -77,6 +81,10 @@ export function packedFromMatMulNBits(w: MatMulNBitsWeights): PackedMatrix {
     const view: PackedMatrix = { rows: w.N, cols: nb, bits: w.bits, group: 32, symmetric: true, rowBytes: zb, codes: zp, scales: new Uint16Array(0), zeros: undefined };
     for (let r = 0; r < w.N; r++) for (let g = 0; g < nb; g++) zeros[r * nb + g] = codeAt(view, r, g);
   }
+  if (w.zeroPointsF16) {
+    if (w.zeroPointsF16.length !== w.N * nb) throw new ZipmlError('E_ARG', `MatMulNBits: ${w.zeroPointsF16.length} float zero points, expected ${w.N * nb}`);
+    return { rows: w.N, cols: w.K, bits: w.bits, group: w.blockSize, symmetric: false, rowBytes, codes, scales: w.scales.slice(), zeros: undefined, zeroF16: w.zeroPointsF16.slice() };
+  }
   return { rows: w.N, cols: w.K, bits: w.bits, group: w.blockSize, symmetric: !zeros, rowBytes, codes, scales: w.scales.slice(), zeros };
 }
 
@@ -86,7 +94,7 @@ export function packedFromMatMulNBits(w: MatMulNBitsWeights): PackedMatrix {
  */
 export function matMulNBitsReference(w: MatMulNBitsWeights, a: Float32Array, out: Float32Array = new Float32Array(w.N)): Float32Array {
   const nb = kBlocks(w), blob = (w.blockSize * w.bits) / 8, mask = (1 << w.bits) - 1, zb = zpRowBytes(nb, w.bits);
-  const scales = f16ToF32(w.scales);
+  const scales = f16ToF32(w.scales), zf = w.zeroPointsF16 ? f16ToF32(w.zeroPointsF16) : undefined;
   for (let n = 0; n < w.N; n++) {
     let y = 0;
     for (let k = 0; k < w.K; k++) {
@@ -94,7 +102,8 @@ export function matMulNBitsReference(w: MatMulNBitsWeights, a: Float32Array, out
       const bit = i * w.bits, byte = w.B[n * nb * blob + blk * blob + (bit >> 3)]!;
       const q = (byte >> (bit & 7)) & mask;
       let zp = 1 << (w.bits - 1);
-      if (w.zeroPoints) {
+      if (zf) zp = zf[n * nb + blk]!;
+      else if (w.zeroPoints) {
         const zbit = blk * w.bits;
         zp = (w.zeroPoints[n * zb + (zbit >> 3)]! >> (zbit & 7)) & mask;
       }
@@ -133,6 +142,10 @@ export function encodeMatMulNBitsModel(layers: readonly MatMulNBitsLayer[], opts
     const ins = [`${name}.A`, `${name}.B`, `${name}.scales`];
     if (w.zeroPoints) {
       inits.push({ name: `${name}.zero_points`, dtype: 'UINT8', dims: [w.zeroPoints.length], data: w.zeroPoints });
+      ins.push(`${name}.zero_points`);
+    } else if (w.zeroPointsF16) {
+      const z = fp16 ? new Uint8Array(w.zeroPointsF16.slice().buffer) : new Uint8Array(f16ToF32(w.zeroPointsF16).buffer);
+      inits.push({ name: `${name}.zero_points`, dtype: t, dims: [w.N * nb], data: z });
       ins.push(`${name}.zero_points`);
     }
     const intAttrs: Record<string, number> = { K: w.K, N: w.N, bits: w.bits, block_size: w.blockSize };

@@ -13,6 +13,10 @@ import { generate } from '../../../src/tensors/llm/sampler.js';
 import { lastDocs, perplexity, textDocuments } from '../../../src/tensors/llm/perplexity.js';
 import { denseWeights } from '../../../src/tensors/quant/dense-weights.js';
 import { GgmlLinear } from '../../../src/tensors/quant/ggml-linear.js';
+import { ggmlDequantize, ggmlQuantize } from '../../../src/tensors/quant/ggml-quants.js';
+import { TableLinear, dequantizeTable } from '../../../src/tensors/quant/table.js';
+import { f32ToF16Bits } from '../../../src/core/dtypes.js';
+import { Rng } from '../../util/rng.js';
 import { exportGguf, ggufModelFile } from '../../../src/tensors/quant/gguf-export.js';
 import { loadGgufModel } from '../../../src/tensors/quant/gguf-import.js';
 import { quantizeModelRTN } from '../../../src/tensors/quant/model.js';
@@ -100,6 +104,22 @@ test('an RTN 8-bit / 4-bit (group 32, symmetric) model survives GGUF Q8_0 / Q4_0
   assert.ok(d64 < 1e-3, `same weights, float sums per 32 instead of per 64: ${d64}`);
   const asym = quantizeModelRTN(new LlamaModel(syntheticWeights({}, 3)), { bits: 4, group: 32, symmetric: false }).model;
   assert.ok((await exportGguf(asym, syntheticTokenizer(), { type: 'Q4_0' })).report.filter((r) => r.type === 'Q4_0').every((r) => r.how === 'quantized'));
+});
+
+test('layers of other kinds (value tables) export through their dequantized weights', async () => {
+  const rng = new Rng(4);
+  const w = syntheticWeights({}, 13);
+  const table = (op: LinearOp): TableLinear => {
+    const rowBytes = Math.ceil((op.cols * 4) / 8);
+    return new TableLinear({ rows: op.rows, cols: op.cols, bits: 4, group: 0, rowBytes, codes: rng.bytes(op.rows * rowBytes), tables: Uint16Array.from({ length: op.rows * 16 }, () => f32ToF16Bits(rng.normal() * 0.05)) });
+  };
+  const m = new LlamaModel(w).mapLinears((_l, _n, op) => table(op));
+  const wq = m.weights.blocks[0]!.wq as TableLinear;
+  assert.deepEqual(denseWeights(wq), dequantizeTable(wq.table));
+  const { bytes, report } = await exportGguf(m, syntheticTokenizer(), { type: 'Q8_0' });
+  assert.ok(report.filter((r) => r.type === 'Q8_0').every((r) => r.how === 'quantized'));
+  const back = loadGgufModel(bytes, { q8q4: 'ggml' }).model;
+  assert.deepEqual(denseWeights(back.weights.blocks[0]!.wq), ggmlDequantize('Q8_0', ggmlQuantize('Q8_0', dequantizeTable(wq.table)), wq.rows * wq.cols));
 });
 
 test('re-exporting an imported file gives the same bytes (Q4_K stays in its blocks)', async () => {
