@@ -53,3 +53,10 @@ export { quantizeGPTQ, captureHessians, quantizeModelGPTQ, HessianAccumulator } 
 export { QUANT_METHODS, quantMethod, quantizeModel, methodSupportsBits, checkBitsAndGroup, type QuantMethod, type QuantizeOptions } from './quant/registry.js';
 export { encodeQuantizedModel, decodeQuantizedModel, writeQuantizedModel, readQuantizedModel, LAYER_CODECS, QUANT_MODEL_KIND, type LayerCodec } from './quant/file.js';
 export { openModelBytes, disjointSlices, firstSlice, lastSlice } from './quant/pipeline.js';
+export { exportGguf, writeGgufModel, ggufModelFile, ggufTypeFor, GGUF_LINEAR_NAMES, type GgufExportOptions, type GgufLinearType, type GgufTensorReport } from './quant/gguf-export.js';
+export { loadGgufModel, packedFromGgml, type GgufImportOptions, type GgufModel } from './quant/gguf-import.js';
+export { ggmlQuantize, ggmlDequantize, GGML_BLOCK, type GgmlBlockType, type GgmlEncodeType } from './quant/ggml-quants.js';
+export { GgmlLinear } from './quant/ggml-linear.js';
+export { denseWeights } from './quant/dense-weights.js';
+export { exportMatMulNBits, encodeMatMulNBitsModel, matMulNBitsFromPacked, packedFromMatMulNBits, matMulNBitsOf, matMulNBitsReference, type MatMulNBitsWeights, type MatMulNBitsLayer, type MatMulNBitsExportOptions } from './quant/onnx-matmulnbits.js';
+export { encodeOnnxModel, type OnnxModelSpec } from './formats/onnx-write.js';
