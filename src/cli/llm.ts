@@ -14,6 +14,9 @@ import { Llama2cTokenizer } from '../tensors/llm/tokenizer.js';
 import { writeQuantizedModel } from '../tensors/quant/file.js';
 import { type OpenedModel, firstSlice, lastSlice, openModelBytes } from '../tensors/quant/pipeline.js';
 import { QUANT_METHODS, checkBitsAndGroup, quantMethod, quantizeModel } from '../tensors/quant/registry.js';
+import { writeFileAtomic } from '../core/atomic-file.js';
+import { exportGguf, type GgufLinearType } from '../tensors/quant/gguf-export.js';
+import { exportMatMulNBits } from '../tensors/quant/onnx-matmulnbits.js';
 import type { QuantBits, QuantGroup } from '../tensors/quant/packed.js';
 import { intArg, numArg, readInput } from './args.js';
 import { progressBar } from './progress.js';
@@ -43,6 +46,20 @@ async function needTokenizer(modelPath: string, m: OpenedModel, flag: string | u
   return t;
 }
 
+const GGUF_TYPES: readonly GgufLinearType[] = ['Q8_0', 'Q4_0', 'Q4_K', 'F16', 'F32'];
+
+/** --gguf-type, or the block type that holds --bits codes as they are. */
+function ggufTypeOf(flag: string | undefined, bits: number): GgufLinearType {
+  if (flag !== undefined) {
+    const t = GGUF_TYPES.find((x) => x.toLowerCase() === flag.toLowerCase());
+    if (!t) throw new ZipmlError('E_ARG', `--gguf-type ${flag} is not one of ${GGUF_TYPES.join(', ')}`);
+    return t;
+  }
+  if (bits === 8) return 'Q8_0';
+  if (bits === 4) return 'Q4_0';
+  throw new ZipmlError('E_ARG', `--bits ${bits} has no GGUF block type here; pass --gguf-type (${GGUF_TYPES.join(', ')})`);
+}
+
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 const storageLine = (s: ModelStorage): string =>
   `bits/weight ${s.linearBitsPerWeight.toFixed(3)} over the block linear layers (${s.linearWeights} weights), ${s.modelBitsPerWeight.toFixed(3)} over the whole model (${s.modelWeights} parameters)`;
@@ -52,7 +69,8 @@ export function registerLlmCommands(program: Command): void {
     .command('quantize')
     .description(`quantize the linear layers of a llama2.c checkpoint into a zipml quantized-model file (methods: ${QUANT_METHODS.map((m) => m.name).join(', ')})`)
     .argument('<model>', 'llama2.c .bin checkpoint (fp32)')
-    .requiredOption('-o, --output <file>', 'quantized-model file to write')
+    .requiredOption('-o, --output <file>', 'file to write: a zipml quantized model, or by extension .gguf (llama.cpp) / .onnx (MatMulNBits layers)')
+    .option('--gguf-type <type>', 'GGUF type of the linear layers: Q8_0, Q4_0, Q4_K, F16 or F32 (default: Q8_0 for --bits 8, Q4_0 for --bits 4)')
     .option('--method <name>', QUANT_METHODS.map((m) => `${m.name}${m.needsCalibration ? ' (needs --calib)' : ''}`).join(' | '), 'rtn')
     .option('--bits <n>', 'bits per code', intArg(1, 32), 4)
     .option('--group <n>', 'weights per scale: 32, 64 or 128', intArg(1, 1 << 20), 64)
@@ -61,8 +79,10 @@ export function registerLlmCommands(program: Command): void {
     .option('--calib-tokens <n>', 'calibration tokens', intArg(1, 1 << 24), 2000)
     .option('--tokenizer <file>', 'vocabulary (llama2.c tokenizer.bin or tok512-c64.bin); stored in the output')
     .option('-f, --force', 'replace an existing output file')
-    .action(async (input: string, o: { output: string; method: string; bits: number; group: number; zeroPoint?: boolean; calib?: string; calibTokens: number; tokenizer?: string; force?: boolean }) => {
+    .action(async (input: string, o: { output: string; ggufType?: string; method: string; bits: number; group: number; zeroPoint?: boolean; calib?: string; calibTokens: number; tokenizer?: string; force?: boolean }) => {
       const method = quantMethod(o.method);
+      const target = /\.gguf$/i.test(o.output) ? 'gguf' : /\.onnx$/i.test(o.output) ? 'onnx' : 'zipml';
+      const ggufType = target === 'gguf' ? ggufTypeOf(o.ggufType, o.bits) : undefined;
       checkBitsAndGroup(method, o.bits, o.group);
       if (!o.force && existsSync(o.output)) throw new ZipmlError('E_ARG', `${o.output} exists; pass --force to replace it`);
       const m = await openModel(input);
@@ -79,6 +99,23 @@ export function registerLlmCommands(program: Command): void {
       const q = quantizeModel(m.model, method.name, { bits: o.bits as QuantBits, group: o.group as QuantGroup, symmetric: !o.zeroPoint, calibration, onProgress: bar.update });
       bar.stop();
       const seconds = (performance.now() - t0) / 1000;
+      if (target === 'gguf') {
+        // RTN symmetric 8/4-bit codes in groups of 32 move into Q8_0/Q4_0 blocks as they are;
+        // any other layer is dequantized and quantized by ggml's reference algorithm.
+        const t = await needTokenizer(input, m, o.tokenizer, 'a GGUF file (it carries the vocabulary)');
+        const g = await exportGguf(q.model, t, { type: ggufType! });
+        await writeFileAtomic(o.output, g.bytes, { overwrite: o.force });
+        const fallbacks = g.report.filter((r) => r.fallback);
+        console.log(`${input}: ${method.name} ${o.bits}-bit -> GGUF ${ggufType} in ${seconds.toFixed(2)} s; ${g.bytes.length} bytes; wrote ${o.output}`);
+        for (const r of fallbacks) console.log(`  ${r.name}: ${r.type} (${r.fallback})`);
+        return;
+      }
+      if (target === 'onnx') {
+        const x = exportMatMulNBits(q.model, { bits: o.bits === 8 ? 8 : 4, blockSize: o.group as QuantGroup });
+        await writeFileAtomic(o.output, x.bytes, { overwrite: o.force });
+        console.log(`${input}: ${method.name} ${o.bits}-bit -> ONNX MatMulNBits, ${x.layers.length} layers in ${seconds.toFixed(2)} s; ${x.bytes.length} bytes; wrote ${o.output}`);
+        return;
+      }
       const size = await writeQuantizedModel(o.output, q.model, {
         overwrite: o.force, tokenizer: tok,
         method: { name: method.name, bits: o.bits, group: o.group, zeroPoint: !!o.zeroPoint, calibrationTokens: calibration ? calibration.reduce((s, d) => s + d.length - 1, 0) : 0 },

@@ -1,14 +1,15 @@
 /**
  * What the CLI and the benchmark share around the quantizers: opening a model from its bytes
- * (llama2.c checkpoint or our quantized-model file), and cutting a text into a calibration slice
+ * (llama2.c checkpoint, our quantized-model file, or a GGUF llama file), and cutting a text into a calibration slice
  * (documents from the start) and an evaluation slice (documents from the end) that never overlap.
  */
 import { ZipmlError } from '../../core/errors.js';
 import { LlamaModel } from '../llm/model.js';
 import type { Llama2cTokenizer } from '../llm/tokenizer.js';
 import { type QuantFileMeta, decodeQuantizedModel, looksLikeContainer } from './file.js';
+import { loadGgufModel } from './gguf-import.js';
 
-export type ModelFileFormat = 'llama2c' | 'zipml-quant';
+export type ModelFileFormat = 'llama2c' | 'zipml-quant' | 'gguf';
 
 export interface OpenedModel {
   format: ModelFileFormat;
@@ -26,7 +27,15 @@ export function openModelBytes(bytes: Uint8Array, name = 'model'): OpenedModel {
     const q = decodeQuantizedModel(bytes);
     return { format: 'zipml-quant', model: q.model, tokenizer: q.tokenizer, meta: q.meta };
   }
-  if (GGUF_MAGIC.every((b, i) => bytes[i] === b)) throw new ZipmlError('E_FORMAT', `${name}: GGUF models cannot be read by this build (llama2.c .bin and zipml quantized files can)`);
+  if (GGUF_MAGIC.every((b, i) => bytes[i] === b)) {
+    try {
+      const g = loadGgufModel(bytes);
+      return { format: 'gguf', model: g.model, tokenizer: g.tokenizer, meta: undefined };
+    } catch (e) {
+      if (e instanceof ZipmlError) throw new ZipmlError(e.code, `${name}: ${e.message}`, { cause: e });
+      throw e;
+    }
+  }
   try {
     return { format: 'llama2c', model: LlamaModel.fromLlama2c(bytes), tokenizer: undefined, meta: undefined };
   } catch (e) {
