@@ -11,6 +11,7 @@ import { PREAMBLE_BYTES, CONTAINER_MAGIC } from '../core/container.js';
 import { fileSource, readModelLayout } from '../tensors/layout.js';
 import { packFile, unpackFile, filePackedReader } from '../tensors/pack/files.js';
 import { openPacked, readPackedTensor } from '../tensors/pack/unpack.js';
+import { ContainerFile } from '../core/container-file.js';
 import { inspectModel, inspectPacked, type TensorStats } from '../tensors/pack/inspect.js';
 import { PACK_KIND } from '../tensors/pack/format.js';
 import { kernelPath } from '../kernels/loader.js';
@@ -96,6 +97,11 @@ export async function inspectTensorFile(file: string): Promise<boolean> {
   try {
     const head = await src.read(0, Math.min(PREAMBLE_BYTES, src.size));
     if (head.length >= 8 && CONTAINER_MAGIC.every((b, i) => head[i] === b)) {
+      // Other containers (indexes, quantized models, ...) are described by main.ts.
+      const c = await ContainerFile.open(file);
+      const kind = c.kind;
+      await c.close();
+      if (kind !== PACK_KIND) return false;
       const r = await filePackedReader(file);
       try {
         if (r.kind !== PACK_KIND) return false;

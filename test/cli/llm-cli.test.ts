@@ -37,6 +37,10 @@ test('quantize -> eval -> generate on a synthetic model; bad input refused with 
     assert.equal(file.tokenizer?.vocabSize, syntheticTokenizer().vocabSize);
     refused(await zipml('quantize', model, '--bits', '4', '-o', out), /^zipml: E_ARG: .*exists; pass --force/);
     assert.equal((await zipml('quantize', model, '--bits', '3', '--group', '64', '-o', out, '--force')).code, 0);
+    // inspect describes it as a container (it is not a packed model file).
+    const ins = await zipml('inspect', out);
+    assert.equal(ins.code, 0, ins.stderr);
+    assert.match(ins.stdout, /"kind": "tensors\.llm\.quant"/);
 
     const e = await zipml('eval', out, '--against', model, '--text', text, '--tokens', '300', '--prompts', '3', '--steps', '12', '--json');
     assert.equal(e.code, 0, e.stderr);
