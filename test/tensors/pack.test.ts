@@ -15,7 +15,7 @@ import { packSafetensorsBytes, unpackSafetensorsBytes, STRUCTURE_TENSOR } from '
 import { readSafetensorsLayout } from '../../src/tensors/formats/safetensors.js';
 import { unpackBytes, memoryPackedReader, readPackedTensor, openPacked } from '../../src/tensors/pack/unpack.js';
 import { packFile, unpackFile } from '../../src/tensors/pack/files.js';
-import { Sha256Reference } from '../../src/tensors/pack/sha256.js';
+import { Sha256Reference, createSha256Offloaded, SHA256_OFFLOAD_MIN } from '../../src/tensors/pack/sha256.js';
 import { bufferSource, readModelLayout } from '../../src/tensors/layout.js';
 import { encodeSafetensors, type SafetensorsTensor } from '../../src/tensors/formats/safetensors.js';
 import { specialFloatsSafetensors } from '../../src/tensors/formats/special-floats.js';
@@ -78,6 +78,33 @@ test('SHA-256: the TS reference equals node:crypto on pieces of any size', () =>
     }
     assert.equal(h.digest(), sha(data), `n=${n}`);
   }
+});
+
+test('SHA-256 on the hashing thread equals node:crypto; a large unpack verifies through it', async () => {
+  const rng = new Rng(6);
+  const data = rng.bytes(SHA256_OFFLOAD_MIN + 12_345);
+  // Two hashes interleaved on the shared thread, fed in uneven pieces (views into one buffer).
+  const a = await createSha256Offloaded(data.length), b = await createSha256Offloaded(data.length);
+  for (let at = 0; at < data.length; ) {
+    const k = Math.min(data.length - at, 1 + rng.int(1 << 20));
+    a.update(data.subarray(at, at + k));
+    b.update(data.subarray(0, k));
+    at += k;
+  }
+  assert.equal(await a.digest(), sha(data));
+  assert.notEqual(await b.digest(), sha(data));
+  // A packed 5 MB float file whose stored SHA-256 is wrong (XXH32s intact) is refused.
+  const floats = new Uint8Array(new Float32Array(Array.from({ length: 5 << 18 }, () => rng.normal() * 0.02)).buffer);
+  const packed = await packBytes(floats, { threads: 1 });
+  assert.deepEqual(await unpackBytes(packed, { threads: 1 }), floats);
+  const c = readContainer(packed, { verify: false });
+  const meta = structuredClone(c.meta) as { source: { sha256: string } };
+  meta.source.sha256 = '0'.repeat(64);
+  const b2 = new ContainerBuilder();
+  for (const name of ['chunks', 'index', 'tensors']) b2.addSection(name, c.section(name));
+  const lying = b2.finish(c.kind, meta as unknown as JsonObject);
+  await assert.rejects(unpackBytes(lying, { threads: 1 }), (e: unknown) => e instanceof ZipmlError && e.code === 'E_CORRUPT' && /SHA-256/.test(e.message));
+  assert.deepEqual(await unpackBytes(lying, { threads: 1, verify: false }), floats);
 });
 
 test('round trip: every real model file in shared/data/models', async (t) => {
