@@ -19,7 +19,7 @@ import { lzEncode } from '../../core/lz/index.js';
 import { schemeForDtype, type GroupScheme } from './grouping.js';
 import { PACK_KIND, PACK_VERSION, encodeIndex, encodeTensorTable, type LaneInfo, type PackMeta, type PackedTensor, type TensorEncoding } from './format.js';
 import { ChunkRunner, ordered, type ThreadOptions } from './runner.js';
-import { createSha256 } from './sha256.js';
+import { createSha256, createSha256Offloaded } from './sha256.js';
 
 /** Where a packed file goes: ContainerFileWriter on disk, MemoryPackSink in memory. */
 export interface PackSink {
@@ -226,12 +226,13 @@ export async function packModel(src: ByteSource, sink: PackSink, opts: PackOptio
       if (lanes.length >= 256) throw new ZipmlError('E_LIMIT', 'more than 256 lanes');
       i = lanes.length;
       laneIndex.set(key, i);
-      lanes.push({ info: { name: key, scheme }, buf: new Uint8Array(chunkSize), fill: 0 });
+      lanes.push({ info: { name: key, scheme }, buf: newChunkBuffer(), fill: 0 });
     }
     return i;
   };
 
-  const sha = await createSha256();
+  // On a thread of its own for large sources (off the coding thread's critical path).
+  const sha = await createSha256Offloaded(src.size);
   const xx = new Xxh32();
   const hash = (p: Uint8Array) => {
     sha.update(p);
@@ -242,6 +243,11 @@ export async function packModel(src: ByteSource, sink: PackSink, opts: PackOptio
   let structureLane = -1;
   let consumed = 0;
   const total = src.size;
+
+  // Full-size chunk buffers whose coding is done, for the next chunk to fill (calling thread only:
+  // a pool's worker receives its chunk by transfer). Saves an allocation per chunk and the GC.
+  const spare: Uint8Array[] = [];
+  const newChunkBuffer = () => spare.pop() ?? new Uint8Array(chunkSize);
 
   // Appends bytes to a lane, yielding each chunk as it fills.
   function* feed(lane: number, bytes: Uint8Array): Generator<Job> {
@@ -254,7 +260,7 @@ export async function packModel(src: ByteSource, sink: PackSink, opts: PackOptio
       at += take;
       if (L.fill === chunkSize) {
         yield { lane, data: L.buf };
-        L.buf = new Uint8Array(chunkSize);
+        L.buf = newChunkBuffer();
         L.fill = 0;
       }
     }
@@ -353,6 +359,7 @@ export async function packModel(src: ByteSource, sink: PackSink, opts: PackOptio
         ...(L.name.endsWith('*') || (opts.effort === 'max' && lzRepetitive > 0) ? { lzLevel: lzRepetitive, lzAlways: true }
           : { lzLevel: L.scheme !== 'b1' ? 0 : lzLevel > 0 && job.data.length <= SMALL_CHUNK && src.size <= SMALL_FILE ? Math.max(lzLevel, lzRepetitive) : lzLevel }),
       });
+      if (runner.threads === 1 && job.data.length === chunkSize && spare.length < 2) spare.push(job.data);
       return { lane: job.lane, size, payload };
     });
     for await (const r of it) {
@@ -368,7 +375,7 @@ export async function packModel(src: ByteSource, sink: PackSink, opts: PackOptio
   await sink.addSection('tensors', table);
   const meta: PackMeta = {
     v: PACK_VERSION,
-    source: { name: opts.name ?? '', size: src.size, sha256: sha.digest(), xxh32: checksumHex(xx.digest()), format: layout.format },
+    source: { name: opts.name ?? '', size: src.size, sha256: await sha.digest(), xxh32: checksumHex(xx.digest()), format: layout.format },
     ...(base ? { base: { name: base.name ?? '', size: base.source.size, sha256: await hashSource(base.source, opts.signal) } } : {}),
     chunkSize,
     lanes: lanes.map((l) => l.info),
