@@ -53,7 +53,16 @@ export interface PackedTensor {
 export interface LaneInfo {
   name: string;
   scheme: GroupScheme;
+  /** This lane's chunk size, when it differs from the file's `chunkSize`. */
+  chunkSize?: number;
 }
+
+/** The chunk size of lane `lane`. */
+export function laneChunkSize(meta: Pick<PackMeta, 'chunkSize' | 'lanes'>, lane: number): number {
+  return meta.lanes[lane]!.chunkSize ?? meta.chunkSize;
+}
+
+const validChunkSize = (c: unknown): boolean => isInt(c, MAX_CHUNK_BYTES) && (c as number) >= 64 && (c as number) % 8 === 0;
 
 export interface PackMeta {
   v: number;
@@ -143,10 +152,10 @@ export function checkMeta(raw: JsonObject, tensors: PackedTensor[]): PackMeta {
   if (m.base !== undefined && (typeof m.base !== 'object' || m.base === null || typeof m.base.name !== 'string' || !isInt(m.base.size) || typeof m.base.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(m.base.sha256))) {
     throw fail('base description is malformed');
   }
-  if (!isInt(m.chunkSize, MAX_CHUNK_BYTES) || m.chunkSize < 64 || m.chunkSize % 8 !== 0) throw fail(`chunk size ${String(m.chunkSize)} is not a multiple of 8 in 64..${MAX_CHUNK_BYTES}`);
+  if (!validChunkSize(m.chunkSize)) throw fail(`chunk size ${String(m.chunkSize)} is not a multiple of 8 in 64..${MAX_CHUNK_BYTES}`);
   if (!Array.isArray(m.lanes) || m.lanes.length > MAX_LANES) throw fail('lanes are missing or more than 256');
   for (const l of m.lanes) {
-    if (!l || typeof l.name !== 'string' || !GROUP_SCHEMES.includes(l.scheme)) throw fail(`lane ${JSON.stringify(l)} is malformed`);
+    if (!l || typeof l.name !== 'string' || !GROUP_SCHEMES.includes(l.scheme) || (l.chunkSize !== undefined && !validChunkSize(l.chunkSize))) throw fail(`lane ${JSON.stringify(l)} is malformed`);
   }
   if (typeof m.structureLane !== 'number' || !Number.isInteger(m.structureLane) || m.structureLane < -1 || m.structureLane >= m.lanes.length) throw fail('structure lane is out of range');
   if (m.structureLane >= 0 && m.lanes[m.structureLane]!.scheme !== 'b1') throw fail('structure lane must have scheme b1');
@@ -307,7 +316,7 @@ export function decodeIndex(bytes: Uint8Array, meta: PackMeta, laneBytes: readon
     const length = dv.getUint32(at + 1, true), decodedSize = dv.getUint32(at + 5, true), xxh32 = dv.getUint32(at + 9, true);
     if (lane >= laneBytes.length) throw fail(`chunk ${i} names lane ${lane}`);
     const left = laneBytes[lane]! - filled[lane]!;
-    const want = Math.min(meta.chunkSize, left);
+    const want = Math.min(laneChunkSize(meta, lane), left);
     if (want === 0 || decodedSize !== want) throw fail(`chunk ${i} of lane ${lane} decodes to ${decodedSize} bytes, expected ${want}`);
     if (length < 1 || length > chunksLength - offset) throw fail(`chunk ${i} (${length} bytes at ${offset}) runs past the ${chunksLength}-byte chunks section`);
     out.push({ lane, offset, length, decodedSize, xxh32, laneOffset: filled[lane]! });

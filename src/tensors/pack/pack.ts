@@ -14,7 +14,7 @@ import { xxh32, Xxh32, checksumHex } from '../../core/checksum.js';
 import { ContainerBuilder, type JsonObject } from '../../core/container.js';
 import { f32BitsToF16Bits, f16BitsToF32Bits } from '../../core/dtypes.js';
 import { readModelLayout, type ByteSource, type ModelLayout, type TensorRegion, type LayoutOptions } from '../layout.js';
-import { DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, lzWorthTrying, encodeChunk } from './chunk.js';
+import { DEFAULT_CHUNK_BYTES, defaultChunkBytes, MAX_CHUNK_BYTES, lzWorthTrying, encodeChunk } from './chunk.js';
 import { lzEncode } from '../../core/lz/index.js';
 import { schemeForDtype, type GroupScheme } from './grouping.js';
 import { PACK_KIND, PACK_VERSION, encodeIndex, encodeTensorTable, type LaneInfo, type PackMeta, type PackedTensor, type TensorEncoding } from './format.js';
@@ -69,7 +69,7 @@ export interface PackOptions extends LongOpOptions, ThreadOptions {
   sidecar?: LayoutOptions['sidecar'];
   /** Pack as a delta against this earlier checkpoint (same tensor names). */
   base?: BaseCheckpoint;
-  /** Bytes per chunk, a multiple of 8 in 4 KiB..1 MiB (default 256 KiB). */
+  /** Bytes per chunk, a multiple of 8 in 4 KiB..1 MiB (default 256 KiB; 64 KiB for sources up to 4 MiB). */
   chunkSize?: number;
   /** Store exact-BF16/F16 F32 tensors narrow (default true). */
   narrow?: boolean;
@@ -193,6 +193,8 @@ async function isRepetitive(src: ByteSource, t: TensorRegion, scheme: GroupSchem
 
 interface Lane {
   info: LaneInfo;
+  /** Chunk size. */
+  size: number;
   buf: Uint8Array;
   fill: number;
 }
@@ -204,7 +206,10 @@ interface Job {
 
 /** Packs the model in `src` into `sink`. */
 export async function packModel(src: ByteSource, sink: PackSink, opts: PackOptions = {}): Promise<PackResult> {
+  // The file's chunk size; by default, lanes of multi-byte values in small sources take smaller
+  // chunks (defaultChunkBytes), while 1-byte lanes keep large ones, where LZ's window pays.
   const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_BYTES;
+  const groupedChunkSize = opts.chunkSize ?? defaultChunkBytes(src.size);
   if (!Number.isInteger(chunkSize) || chunkSize < 4096 || chunkSize > MAX_CHUNK_BYTES || chunkSize % 8 !== 0) {
     throw new ZipmlError('E_ARG', `chunkSize must be a multiple of 8 in 4096..${MAX_CHUNK_BYTES}, got ${chunkSize}`);
   }
@@ -226,7 +231,8 @@ export async function packModel(src: ByteSource, sink: PackSink, opts: PackOptio
       if (lanes.length >= 256) throw new ZipmlError('E_LIMIT', 'more than 256 lanes');
       i = lanes.length;
       laneIndex.set(key, i);
-      lanes.push({ info: { name: key, scheme }, buf: newChunkBuffer(), fill: 0 });
+      const size = scheme === 'b1' ? chunkSize : groupedChunkSize;
+      lanes.push({ info: { name: key, scheme, ...(size !== chunkSize ? { chunkSize: size } : {}) }, size, buf: newChunkBuffer(size), fill: 0 });
     }
     return i;
   };
@@ -247,20 +253,20 @@ export async function packModel(src: ByteSource, sink: PackSink, opts: PackOptio
   // Full-size chunk buffers whose coding is done, for the next chunk to fill (calling thread only:
   // a pool's worker receives its chunk by transfer). Saves an allocation per chunk and the GC.
   const spare: Uint8Array[] = [];
-  const newChunkBuffer = () => spare.pop() ?? new Uint8Array(chunkSize);
+  const newChunkBuffer = (size: number) => (spare.length > 0 && spare.at(-1)!.length === size ? spare.pop()! : new Uint8Array(size));
 
   // Appends bytes to a lane, yielding each chunk as it fills.
   function* feed(lane: number, bytes: Uint8Array): Generator<Job> {
     const L = lanes[lane]!;
     let at = 0;
     while (at < bytes.length) {
-      const take = Math.min(chunkSize - L.fill, bytes.length - at);
+      const take = Math.min(L.size - L.fill, bytes.length - at);
       L.buf.set(bytes.subarray(at, at + take), L.fill);
       L.fill += take;
       at += take;
-      if (L.fill === chunkSize) {
+      if (L.fill === L.size) {
         yield { lane, data: L.buf };
-        L.buf = newChunkBuffer();
+        L.buf = newChunkBuffer(L.size);
         L.fill = 0;
       }
     }
@@ -359,7 +365,7 @@ export async function packModel(src: ByteSource, sink: PackSink, opts: PackOptio
         ...(L.name.endsWith('*') || (opts.effort === 'max' && lzRepetitive > 0) ? { lzLevel: lzRepetitive, lzAlways: true }
           : { lzLevel: L.scheme !== 'b1' ? 0 : lzLevel > 0 && job.data.length <= SMALL_CHUNK && src.size <= SMALL_FILE ? Math.max(lzLevel, lzRepetitive) : lzLevel }),
       });
-      if (runner.threads === 1 && job.data.length === chunkSize && spare.length < 2) spare.push(job.data);
+      if (runner.threads === 1 && job.data.length === lanes[job.lane]!.size && spare.length < 2) spare.push(job.data);
       return { lane: job.lane, size, payload };
     });
     for await (const r of it) {

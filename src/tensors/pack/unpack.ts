@@ -9,7 +9,7 @@ import { readContainer, type JsonObject } from '../../core/container.js';
 import { f16BitsToF32Bits } from '../../core/dtypes.js';
 import { Xxh32, checksumHex } from '../../core/checksum.js';
 import type { ByteSource } from '../layout.js';
-import { checkMeta, decodeIndex, decodeTensorTable, placements, type ChunkRecord, type PackMeta, type Piece } from './format.js';
+import { checkMeta, laneChunkSize, decodeIndex, decodeTensorTable, placements, type ChunkRecord, type PackMeta, type Piece } from './format.js';
 import { ChunkRunner, type ThreadOptions } from './runner.js';
 import { createSha256, createSha256Offloaded } from './sha256.js';
 import { PACK_KIND } from './format.js';
@@ -130,7 +130,7 @@ class LaneDecoder {
   /** Copies lane bytes [at, at + out.length) into out; chunks wholly consumed are released when `stream`. */
   async read(lane: number, at: number, out: Uint8Array, stream: boolean): Promise<void> {
     const list = this.p.laneChunks[lane]!;
-    const cs = this.p.meta.chunkSize;
+    const cs = laneChunkSize(this.p.meta, lane);
     let done = 0;
     while (done < out.length) {
       const k = Math.floor((at + done) / cs);
