@@ -145,8 +145,14 @@ export const LZ_MIN_GAIN = 0.01;
 /** Shares of repeated 8-byte runs / repeated 4-byte values above which LZ is tried (repeatShares). */
 const REPEAT_RUNS = 0.02;
 const REPEAT_VALUES = 0.25;
-/** For 16-bit lanes (a word is a pair of values): learned BF16/F16 weights measure ~0.5%, Silero's basis 3.5-6%. */
-const REPEAT_PAIRS = 0.025;
+/**
+ * For 16-bit lanes, where a word is a pair of values taken at every value (repeatShares step 2):
+ * learned weights measure <= 0.001 in F16 (TFJS facemesh/movenet, MediaPipe, RWKV) and up to 0.010
+ * in BF16 (Silero's LSTM, fewer mantissa bits); Silero's STFT basis 0.008 / 0.031, CenterNet's
+ * repeated F16 tensors up to 0.77.
+ */
+const REPEAT_PAIRS_F16 = 0.004;
+const REPEAT_PAIRS_BF16 = 0.02;
 
 /**
  * How much a chunk repeats, from one pass over its 4-byte words: the share of words equal to one
@@ -157,23 +163,34 @@ const REPEAT_PAIRS = 0.025;
 const RUN_TABLE = new Int32Array(1 << 14);
 const VALUE_TABLE = new Uint32Array(1 << 16);
 
-export function repeatShares(data: Uint8Array): { values: number; runs: number } {
-  // The first 64 KiB tell: a repetitive tensor repeats from its start.
-  const n = Math.min(data.length >>> 2, 1 << 14) - 1;
+export function repeatShares(data: Uint8Array, step: 2 | 4 = 4): { values: number; runs: number } {
+  // The first 64 KiB tell: a repetitive tensor repeats from its start. With step 2 (16-bit
+  // lanes), words start at every value, not every other one: a basis whose rows repeat at an odd
+  // number of values (Silero's STFT basis in BF16/F16) matches only there.
+  const half = step === 2;
+  const n = Math.min((data.length >>> (half ? 1 : 2)) - (half ? 1 : 0), 1 << (half ? 15 : 14)) - (half ? 2 : 1);
   if (n < 64) return { values: 0, runs: 0 };
-  const w = (data.byteOffset & 3) === 0 ? new Uint32Array(data.buffer, data.byteOffset, n + 1) : new Uint32Array(data.slice(0, (n + 1) * 4).buffer);
+  let word: (i: number) => number;
+  if (half) {
+    const h = (data.byteOffset & 1) === 0 ? new Uint16Array(data.buffer, data.byteOffset, n + 3) : new Uint16Array(data.slice(0, (n + 3) * 2).buffer);
+    word = (i) => (h[i]! | (h[i + 1]! << 16)) >>> 0;
+  } else {
+    const w = (data.byteOffset & 3) === 0 ? new Uint32Array(data.buffer, data.byteOffset, n + 1) : new Uint32Array(data.slice(0, (n + 1) * 4).buffer);
+    word = (i) => w[i]!;
+  }
+  const next = half ? 2 : 1;
   const runTable = RUN_TABLE.fill(-1);
   const valueTable = VALUE_TABLE.fill(0);
   let runs = 0, values = 0;
   for (let i = 0; i < n; i++) {
-    const a = w[i]!, b = w[i + 1]!;
+    const a = word(i), b = word(i + next);
     if (a === 0) continue;
     const ha = Math.imul(a, 0x9e3779b1);
     if (valueTable[ha >>> 16] === a) values++;
     else valueTable[ha >>> 16] = a;
     const h = (ha ^ Math.imul(b, 0x85ebca77)) >>> 18;
     const j = runTable[h]!;
-    if (j >= 0 && w[j] === a && w[j + 1] === b) runs++;
+    if (j >= 0 && word(j) === a && word(j + next) === b) runs++;
     runTable[h] = i;
   }
   return { values: values / n, runs: runs / n };
@@ -184,8 +201,9 @@ export function lzWorthTrying(data: Uint8Array, scheme: GroupScheme): boolean {
   if (scheme === 'b1') return true;
   // Words are 4 bytes: for 16-bit lanes a repeated word is a repeated pair of values, which
   // learned weights rarely give (~1-2% of a 64K-value chunk) and a fixed basis often does.
-  const r = repeatShares(data);
-  return r.runs > REPEAT_RUNS || r.values > (schemeElementBytes(scheme) === 2 ? REPEAT_PAIRS : REPEAT_VALUES);
+  const r = repeatShares(data, schemeElementBytes(scheme) === 2 ? 2 : 4);
+  const values = scheme === 'bf16' ? REPEAT_PAIRS_BF16 : schemeElementBytes(scheme) === 2 ? REPEAT_PAIRS_F16 : REPEAT_VALUES;
+  return r.runs > REPEAT_RUNS || r.values > values;
 }
 
 const SPLIT_HISTS = new Uint32Array(4 * 256);
