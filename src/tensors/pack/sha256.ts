@@ -103,7 +103,7 @@ export interface Sha256Async {
  * Below this many bytes the hash runs inline: handing pieces to a thread and waiting for the
  * digest costs more than hashing them (native SHA-256 runs at ~1 GB/s here).
  */
-export const SHA256_OFFLOAD_MIN = 4 << 20;
+export const SHA256_OFFLOAD_MIN = 512 << 10;
 
 /**
  * Bytes reach the hashing thread through a ring of slots in shared memory: the caller copies into
