@@ -217,7 +217,10 @@ test('hostile packed files: lying meta, bad index, truncated or corrupted chunks
   const rng = new Rng(1);
   const w = new Float32Array(50_000).map(() => rng.normal() * 0.05);
   const bytes = await encodeSafetensors([{ name: 'w', dtype: 'F32', shape: [w.length], data: w }, { name: 'x', dtype: 'I8', shape: [999], data: rng.bytes(999) }]);
-  const packed = await packBytes(bytes, { threads: 1 });
+  // The container form (packBytes would pick the compact form for a file this small).
+  const sink = new MemoryPackSink();
+  await packModel(bufferSource(bytes), sink, { threads: 1 });
+  const packed = sink.result!;
   type T = { source: Record<string, unknown>; lanes: unknown[]; chunkSize: unknown; structureLane: unknown };
   const edits: Array<[string, (m: T) => void]> = [
     ['wrong source size', (m) => { m.source.size = (m.source.size as number) + 100; }],
@@ -295,6 +298,49 @@ test('files: pack and unpack on disk, refusal to overwrite, no output left after
     writeFileSync(badPath, bad);
     await assert.rejects(unpackFile(badPath, badOut, { threads: 1 }), ZipmlError);
     assert.deepEqual(readdirSync(dir).sort(), ['bad.zml', 'm.bin', 'm.zml']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('compact form: small files pack smaller than in the container, round-trip in memory and on disk, and hostile ones give ZipmlError', async () => {
+  const rng = new Rng(41);
+  // A 6 KB safetensors file of F16 weights and a text-like 5 KB blob: both go compact.
+  const w = new Float32Array(1500).map(() => rng.normal() * 0.05);
+  const st = await encodeSafetensors([{ name: 'w', dtype: 'F16', shape: [1500], data: f32ToF16(w) }, { name: 'b', dtype: 'F32', shape: [16], data: w.subarray(0, 16) }]);
+  const words = ['weight', 'bias', 'conv', 'layer', 'norm', 'attn', 'proj', '.', '_', '0', '1', '2'];
+  const text = new TextEncoder().encode(Array.from({ length: 900 }, () => words[rng.int(words.length)]).join(''));
+  for (const [name, bytes] of [['m.safetensors', st], ['vocab.txt', text]] as const) {
+    const packed = await packBytes(bytes, { name, threads: 1 });
+    assert.deepEqual([...packed.subarray(0, 4)], [0x5a, 0x54, 0x50, 0x43], `${name}: compact form chosen`);
+    const sink = new MemoryPackSink();
+    await packModel(bufferSource(bytes), sink, { name, threads: 1 });
+    assert.ok(packed.length < sink.result!.length - 300, `${name}: compact ${packed.length} vs container ${sink.result!.length}`);
+    assert.ok(bytesEqual(await unpackBytes(packed, { threads: 1 }), bytes), `${name}: round trip`);
+    assert.equal((await openPacked(memoryPackedReader(packed))).meta.source.sha256, sha(bytes));
+    for (let i = 0; i < 300; i++) {
+      const { data } = mutate(packed, rng);
+      try {
+        assert.ok(bytesEqual(await unpackBytes(data, { threads: 1 }), bytes), `${name}: a mutation decoded to other bytes`);
+      } catch (e) {
+        assert.ok(e instanceof ZipmlError, `${name}: ${String(e)}`);
+      }
+    }
+  }
+  // On disk: packFile writes the compact form, unpackFile restores it; a corrupted head is refused.
+  const dir = mkdtempSync(join(tmpdir(), 'zipml-compact-'));
+  try {
+    const src = join(dir, 'vocab.txt'), packedPath = join(dir, 'v.zml'), out = join(dir, 'v.txt');
+    writeFileSync(src, text);
+    await packFile(src, packedPath, { threads: 1 });
+    assert.equal(readFileSync(packedPath).subarray(0, 4).toString('latin1'), 'ZTPC');
+    await unpackFile(packedPath, out, { threads: 1 });
+    assert.equal(sha(readFileSync(out)), sha(text));
+    const bad = new Uint8Array(readFileSync(packedPath));
+    bad[8] ^= 0x20;
+    writeFileSync(join(dir, 'bad.zml'), bad);
+    await assert.rejects(unpackFile(join(dir, 'bad.zml'), join(dir, 'bad.txt'), { threads: 1 }), ZipmlError);
+    assert.ok(!existsSync(join(dir, 'bad.txt')));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -188,13 +188,12 @@ export const MAX_TENSOR_TABLE_BYTES = 256 << 20;
 const ENC_CODES: Record<TensorEncoding, string> = { plain: 'p', bf16: 'b', f16: 'h', dup: 'd', xor: 'x' };
 
 /**
- * The tensor list as a compressed section: column-wise JSON (names, dtypes, shapes, the gap
- * before each tensor, lengths, encodings as one letter each, lanes, and the sparse `of` /
- * `baseOffset` maps), entropy-coded with the core frame. Column-wise with gaps instead of
- * offsets keeps it small: for a TFLite file with hundreds of tensors the plain JSON list would
- * cost several percent of the file.
+ * The tensor list as column-wise JSON (names, dtypes, shapes, the gap before each tensor,
+ * lengths, encodings as one letter each, lanes, and the sparse `of` / `baseOffset` maps).
+ * Column-wise with gaps instead of offsets keeps it small: for a TFLite file with hundreds of
+ * tensors the plain JSON list would cost several percent of the file.
  */
-export function encodeTensorTable(tensors: readonly PackedTensor[]): Uint8Array {
+export function encodeTensorTableJson(tensors: readonly PackedTensor[]): Uint8Array {
   let end = 0;
   const gaps: number[] = [];
   for (const t of tensors) {
@@ -217,7 +216,12 @@ export function encodeTensorTable(tensors: readonly PackedTensor[]): Uint8Array 
     of,
     baseOffsets,
   };
-  const json = new TextEncoder().encode(JSON.stringify(table));
+  return new TextEncoder().encode(JSON.stringify(table));
+}
+
+/** The tensor table section: its JSON, stored the smaller of two ways. */
+export function encodeTensorTable(tensors: readonly PackedTensor[]): Uint8Array {
+  const json = encodeTensorTableJson(tensors);
   // Names share long prefixes (TFJS: 'StatefulPartitionedCall/model/conv2d_12/...'), which order-0
   // coding cannot see: LZ takes the table to 1/8-1/14 of the entropy frame (movenet 13,920 ->
   // 1,606 bytes). Level 3: a few ms for a 45 KB table, within 7% of level 9's size.
@@ -234,8 +238,15 @@ export function encodeTensorTable(tensors: readonly PackedTensor[]): Uint8Array 
 export const TABLE_LZ_MAGIC = new Uint8Array([0x5a, 0x54, 0x50, 0x4c]);
 const TABLE_LZ_LEVEL = 3;
 
-/** The tensor table's JSON bytes, from either stored form. */
+/**
+ * The tensor table's JSON bytes, from any stored form: an entropy frame, the LZ form, or the JSON
+ * itself (inside a compact packed file, whose head is LZ-coded as a whole).
+ */
 export function tensorTableJson(bytes: Uint8Array): Uint8Array {
+  if (bytes[0] === 0x7b) {
+    if (bytes.length > MAX_TENSOR_TABLE_BYTES) throw new ZipmlError('E_LIMIT', `tensor table of ${bytes.length} bytes exceeds ${MAX_TENSOR_TABLE_BYTES}`);
+    return bytes;
+  }
   if (bytes.length < 4 || !TABLE_LZ_MAGIC.every((b, i) => bytes[i] === b)) return decompress(bytes, { maxOutputSize: MAX_TENSOR_TABLE_BYTES });
   const { value: n, next } = readVarint(bytes, 4);
   if (n > MAX_TENSOR_TABLE_BYTES) throw new ZipmlError('E_LIMIT', `tensor table of ${n} bytes exceeds ${MAX_TENSOR_TABLE_BYTES}`);

@@ -13,6 +13,7 @@ import { checkMeta, laneChunkSize, decodeIndex, decodeTensorTable, placements, t
 import { ChunkRunner, type ThreadOptions } from './runner.js';
 import { createSha256, createSha256Offloaded } from './sha256.js';
 import { PACK_KIND } from './format.js';
+import { compactPackedReader, isCompactPacked } from './compact.js';
 
 /** Random access to a packed file's parts (in memory or on disk). */
 export interface PackedReader {
@@ -25,8 +26,9 @@ export interface PackedReader {
   readChunks(offset: number, length: number): Promise<Uint8Array>;
 }
 
-/** A reader over a packed file held in memory. */
+/** A reader over a packed file held in memory (container or compact form). */
 export function memoryPackedReader(bytes: Uint8Array): PackedReader {
+  if (isCompactPacked(bytes)) return compactPackedReader(bytes);
   const c = readContainer(bytes, { verify: false });
   const chunks = c.info('chunks');
   const at = chunks.offset;
