@@ -88,7 +88,7 @@ export interface PackOptions extends LongOpOptions, ThreadOptions {
   sidecar?: LayoutOptions['sidecar'];
   /** Pack as a delta against this earlier checkpoint (same tensor names). */
   base?: BaseCheckpoint;
-  /** Bytes per chunk, a multiple of 8 in 4 KiB..1 MiB (default 256 KiB; 64 KiB for sources up to 4 MiB). */
+  /** Bytes per chunk, a multiple of 8 in 4 KiB..1 MiB (default 256 KiB; 64 KiB for multi-byte lanes of sources up to 4 MiB or whose typical tensor is under 1 MiB). */
   chunkSize?: number;
   /** Store exact-BF16/F16 F32 tensors narrow (default true). */
   narrow?: boolean;
@@ -230,7 +230,7 @@ export async function packModel(src: ByteSource, sink: PackSink, opts: PackOptio
   // The file's chunk size; by default, lanes of multi-byte values in small sources take smaller
   // chunks (defaultChunkBytes), while 1-byte lanes keep large ones, where LZ's window pays.
   const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_BYTES;
-  const groupedChunkSize = opts.chunkSize ?? defaultChunkBytes(src.size);
+
   if (!Number.isInteger(chunkSize) || chunkSize < 4096 || chunkSize > MAX_CHUNK_BYTES || chunkSize % 8 !== 0) {
     throw new ZipmlError('E_ARG', `chunkSize must be a multiple of 8 in 4096..${MAX_CHUNK_BYTES}, got ${chunkSize}`);
   }
@@ -240,6 +240,14 @@ export async function packModel(src: ByteSource, sink: PackSink, opts: PackOptio
   for (const l of [lzLevel, lzRepetitive]) if (!Number.isInteger(l) || l < 0 || l > 9) throw new ZipmlError('E_ARG', `LZ levels must be integers in 0..9, got ${l}`);
   const layout = opts.layout ?? (await readModelLayout(src, { fileName: opts.name, sidecar: opts.sidecar, signal: opts.signal }));
   if (layout.fileSize !== src.size) throw new ZipmlError('E_ARG', `layout describes ${layout.fileSize} bytes but the source has ${src.size}`);
+  // Typical tensor of the multi-byte lanes: the mean tensor size weighted by bytes.
+  let tensorBytes = 0, tensorBytes2 = 0;
+  for (const t of layout.tensors) {
+    if (laneOf(t.dtype, t.byteLength).scheme === 'b1') continue;
+    tensorBytes += t.byteLength;
+    tensorBytes2 += t.byteLength * t.byteLength;
+  }
+  const groupedChunkSize = opts.chunkSize ?? defaultChunkBytes(src.size, tensorBytes > 0 ? tensorBytes2 / tensorBytes : 0);
   const base = opts.base;
   const baseLayout = base ? base.layout ?? (await readModelLayout(base.source, { fileName: base.name, signal: opts.signal })) : undefined;
   const baseByName = new Map((baseLayout?.tensors ?? []).map((t) => [t.name, t]));
