@@ -10,6 +10,7 @@ import { ZipmlError } from '../core/errors.js';
 import { PREAMBLE_BYTES, CONTAINER_MAGIC } from '../core/container.js';
 import { fileSource, readModelLayout } from '../tensors/layout.js';
 import { packFile, unpackFile, filePackedReader } from '../tensors/pack/files.js';
+import { isCompactPacked } from '../tensors/pack/compact.js';
 import { openPacked, readPackedTensor } from '../tensors/pack/unpack.js';
 import { ContainerFile } from '../core/container-file.js';
 import { inspectModel, inspectPacked, type TensorStats } from '../tensors/pack/inspect.js';
@@ -96,12 +97,15 @@ export async function inspectTensorFile(file: string): Promise<boolean> {
   const src = await fileSource(file);
   try {
     const head = await src.read(0, Math.min(PREAMBLE_BYTES, src.size));
-    if (head.length >= 8 && CONTAINER_MAGIC.every((b, i) => head[i] === b)) {
-      // Other containers (indexes, quantized models, ...) are described by main.ts.
-      const c = await ContainerFile.open(file);
-      const kind = c.kind;
-      await c.close();
-      if (kind !== PACK_KIND) return false;
+    const compact = isCompactPacked(head);
+    if (compact || (head.length >= 8 && CONTAINER_MAGIC.every((b, i) => head[i] === b))) {
+      if (!compact) {
+        // Other containers (indexes, quantized models, ...) are described by main.ts.
+        const c = await ContainerFile.open(file);
+        const kind = c.kind;
+        await c.close();
+        if (kind !== PACK_KIND) return false;
+      }
       const r = await filePackedReader(file);
       try {
         if (r.kind !== PACK_KIND) return false;

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { groupBytes, ungroupBytes, schemeElementBytes, GROUP_SCHEMES, bytegroupKernel, kernelGroup, kernelUngroup, type GroupScheme } from '../../src/tensors/pack/grouping.js';
-import { encodeChunk, decodeChunk, chunkInfo, StreamType } from '../../src/tensors/pack/chunk.js';
+import { encodeChunk, decodeChunk, chunkInfo, StreamType, ChunkLayout, f16PlainSplitSmaller } from '../../src/tensors/pack/chunk.js';
 import { setKernelPath, simdSupported } from '../../src/kernels/loader.js';
 import { f32ToBf16, f32ToF16 } from '../../src/core/dtypes.js';
 import { ZipmlError } from '../../src/core/errors.js';
@@ -106,6 +106,30 @@ for (const path of ['wasm-simd', 'reference'] as const) {
     }
   });
 }
+
+test('chunks: F16 values whose sign goes with their exponent take the plain split (layout 4) and round-trip on both paths', () => {
+  // Negative values have exponent 14, positive ones 10, mantissas random: the plain split keeps
+  // sign and exponent in one byte (3 bits of it), the rotated split spreads them over two streams.
+  const rng = new Rng(21);
+  const h = new Uint16Array(32_768);
+  for (let i = 0; i < h.length; i++) h[i] = rng.int(2) ? 0x8000 | (14 << 10) | rng.int(1024) : (10 << 10) | rng.int(1024);
+  const data = new Uint8Array(h.buffer);
+  assert.equal(f16PlainSplitSmaller(data), true);
+  assert.equal(f16PlainSplitSmaller(new Uint8Array(f32ToF16(weights(32_768, 22)).buffer)), false, 'learned-like weights keep the rotation');
+  for (const path of simdSupported() ? (['wasm-simd', 'reference'] as const) : (['reference'] as const)) {
+    setKernelPath(path);
+    try {
+      const payload = encodeChunk(data, 'f16');
+      assert.equal(payload[0], ChunkLayout.AsB2, path);
+      assert.equal(chunkInfo(payload, 'f16', data.length).scheme, 'b2');
+      const out = new Uint8Array(data.length);
+      decodeChunk(payload, 'f16', out);
+      assert.ok(bytesEqual(out, data), `${path}: round trip`);
+    } finally {
+      setKernelPath(undefined);
+    }
+  }
+});
 
 test('chunks: both kernel paths write the same payload', { skip: !simdSupported() ? 'no WebAssembly SIMD' : false }, () => {
   for (const [name, scheme, data] of cases()) {

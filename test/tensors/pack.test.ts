@@ -15,14 +15,15 @@ import { packSafetensorsBytes, unpackSafetensorsBytes, STRUCTURE_TENSOR } from '
 import { readSafetensorsLayout } from '../../src/tensors/formats/safetensors.js';
 import { unpackBytes, memoryPackedReader, readPackedTensor, openPacked } from '../../src/tensors/pack/unpack.js';
 import { packFile, unpackFile } from '../../src/tensors/pack/files.js';
-import { Sha256Reference } from '../../src/tensors/pack/sha256.js';
+import { tensorTableJson } from '../../src/tensors/pack/format.js';
+import { Sha256Reference, createSha256Offloaded, SHA256_OFFLOAD_MIN } from '../../src/tensors/pack/sha256.js';
 import { bufferSource, readModelLayout } from '../../src/tensors/layout.js';
 import { encodeSafetensors, type SafetensorsTensor } from '../../src/tensors/formats/safetensors.js';
 import { specialFloatsSafetensors } from '../../src/tensors/formats/special-floats.js';
 import { readContainer, ContainerBuilder, type JsonObject } from '../../src/core/container.js';
 import { f32ToBf16, f32ToF16, f16ToF32 } from '../../src/core/dtypes.js';
 import { closeDefaultPool } from '../../src/core/workers/pool.js';
-import { compress, decompress } from '../../src/core/entropy/frame.js';
+import { compress } from '../../src/core/entropy/frame.js';
 import { ZipmlError } from '../../src/core/errors.js';
 import { Rng } from '../util/rng.js';
 import { mutate, bytesEqual } from '../util/mutate.js';
@@ -80,6 +81,33 @@ test('SHA-256: the TS reference equals node:crypto on pieces of any size', () =>
   }
 });
 
+test('SHA-256 on the hashing thread equals node:crypto; a large unpack verifies through it', async () => {
+  const rng = new Rng(6);
+  const data = rng.bytes(SHA256_OFFLOAD_MIN + 12_345);
+  // Two hashes interleaved on the shared thread, fed in uneven pieces (views into one buffer).
+  const a = await createSha256Offloaded(data.length), b = await createSha256Offloaded(data.length);
+  for (let at = 0; at < data.length; ) {
+    const k = Math.min(data.length - at, 1 + rng.int(1 << 16));
+    a.update(data.subarray(at, at + k));
+    b.update(data.subarray(0, k));
+    at += k;
+  }
+  assert.equal(await a.digest(), sha(data));
+  assert.notEqual(await b.digest(), sha(data));
+  // A packed 5 MB float file (hashed on the thread) whose stored SHA-256 is wrong (XXH32s intact) is refused.
+  const floats = new Uint8Array(new Float32Array(Array.from({ length: 5 << 18 }, () => rng.normal() * 0.02)).buffer);
+  const packed = await packBytes(floats, { threads: 1 });
+  assert.deepEqual(await unpackBytes(packed, { threads: 1 }), floats);
+  const c = readContainer(packed, { verify: false });
+  const meta = structuredClone(c.meta) as { source: { sha256: string } };
+  meta.source.sha256 = '0'.repeat(64);
+  const b2 = new ContainerBuilder();
+  for (const name of ['chunks', 'index', 'tensors']) b2.addSection(name, c.section(name));
+  const lying = b2.finish(c.kind, meta as unknown as JsonObject);
+  await assert.rejects(unpackBytes(lying, { threads: 1 }), (e: unknown) => e instanceof ZipmlError && e.code === 'E_CORRUPT' && /SHA-256/.test(e.message));
+  assert.deepEqual(await unpackBytes(lying, { threads: 1, verify: false }), floats);
+});
+
 test('round trip: every real model file in shared/data/models', async (t) => {
   if (!existsSync(MODELS)) return t.skip(`missing ${MODELS} (shared data not present)`);
   for (const f of modelFiles()) {
@@ -127,11 +155,13 @@ test('narrowing: F32 tensors holding BF16/F16 values are stored narrow, exactly'
     { name: 'c', dtype: 'F32', shape: [w.length], data: w },
   ], { keepOrder: true });
   await roundTrip(bytes, 'narrow.safetensors');
-  // LZ off on both sides, to measure narrowing alone.
-  const packed = await packBytes(bytes, { threads: 1, lzLevel: 0 });
+  // LZ off on both sides, to measure narrowing alone; 256 KiB chunks, which straddle the three
+  // tensors (64 KiB chunks, the default for small sources, let plain F32 code each tensor's
+  // zero mantissa bytes as runs too: then narrowing saves 0.6%).
+  const packed = await packBytes(bytes, { threads: 1, lzLevel: 0, chunkSize: 1 << 18 });
   const p = await openPacked(memoryPackedReader(packed));
   assert.deepEqual(p.meta.tensors.map((x) => x.enc), ['bf16', 'f16', 'plain']);
-  const plain = await packBytes(bytes, { threads: 1, narrow: false, lzLevel: 0 });
+  const plain = await packBytes(bytes, { threads: 1, narrow: false, lzLevel: 0, chunkSize: 1 << 18 });
   // F32 grouping already stores BF16-origin zero bytes as runs; narrowing saves their records and
   // the F16-origin tensor's partly-zero mantissa bytes.
   assert.ok(packed.length < plain.length * 0.97, `narrow ${packed.length} vs ${plain.length}`);
@@ -187,7 +217,10 @@ test('hostile packed files: lying meta, bad index, truncated or corrupted chunks
   const rng = new Rng(1);
   const w = new Float32Array(50_000).map(() => rng.normal() * 0.05);
   const bytes = await encodeSafetensors([{ name: 'w', dtype: 'F32', shape: [w.length], data: w }, { name: 'x', dtype: 'I8', shape: [999], data: rng.bytes(999) }]);
-  const packed = await packBytes(bytes, { threads: 1 });
+  // The container form (packBytes would pick the compact form for a file this small).
+  const sink = new MemoryPackSink();
+  await packModel(bufferSource(bytes), sink, { threads: 1 });
+  const packed = sink.result!;
   type T = { source: Record<string, unknown>; lanes: unknown[]; chunkSize: unknown; structureLane: unknown };
   const edits: Array<[string, (m: T) => void]> = [
     ['wrong source size', (m) => { m.source.size = (m.source.size as number) + 100; }],
@@ -210,7 +243,7 @@ test('hostile packed files: lying meta, bad index, truncated or corrupted chunks
     ['narrow in wrong lane', (t) => { t.enc = 'hp'; }],
     ['columns differ', (t) => { t.lanes.push(0); }],
   ];
-  const tableOf = (p: Uint8Array) => JSON.parse(new TextDecoder().decode(decompress(readContainer(p).section('tensors')))) as Table;
+  const tableOf = (p: Uint8Array) => JSON.parse(new TextDecoder().decode(tensorTableJson(readContainer(p).section('tensors')))) as Table;
   for (const [what, edit] of tableEdits) {
     const t = tableOf(packed);
     edit(t);
@@ -265,6 +298,49 @@ test('files: pack and unpack on disk, refusal to overwrite, no output left after
     writeFileSync(badPath, bad);
     await assert.rejects(unpackFile(badPath, badOut, { threads: 1 }), ZipmlError);
     assert.deepEqual(readdirSync(dir).sort(), ['bad.zml', 'm.bin', 'm.zml']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('compact form: small files pack smaller than in the container, round-trip in memory and on disk, and hostile ones give ZipmlError', async () => {
+  const rng = new Rng(41);
+  // A 6 KB safetensors file of F16 weights and a text-like 5 KB blob: both go compact.
+  const w = new Float32Array(1500).map(() => rng.normal() * 0.05);
+  const st = await encodeSafetensors([{ name: 'w', dtype: 'F16', shape: [1500], data: f32ToF16(w) }, { name: 'b', dtype: 'F32', shape: [16], data: w.subarray(0, 16) }]);
+  const words = ['weight', 'bias', 'conv', 'layer', 'norm', 'attn', 'proj', '.', '_', '0', '1', '2'];
+  const text = new TextEncoder().encode(Array.from({ length: 900 }, () => words[rng.int(words.length)]).join(''));
+  for (const [name, bytes] of [['m.safetensors', st], ['vocab.txt', text]] as const) {
+    const packed = await packBytes(bytes, { name, threads: 1 });
+    assert.deepEqual([...packed.subarray(0, 4)], [0x5a, 0x54, 0x50, 0x43], `${name}: compact form chosen`);
+    const sink = new MemoryPackSink();
+    await packModel(bufferSource(bytes), sink, { name, threads: 1 });
+    assert.ok(packed.length < sink.result!.length - 300, `${name}: compact ${packed.length} vs container ${sink.result!.length}`);
+    assert.ok(bytesEqual(await unpackBytes(packed, { threads: 1 }), bytes), `${name}: round trip`);
+    assert.equal((await openPacked(memoryPackedReader(packed))).meta.source.sha256, sha(bytes));
+    for (let i = 0; i < 300; i++) {
+      const { data } = mutate(packed, rng);
+      try {
+        assert.ok(bytesEqual(await unpackBytes(data, { threads: 1 }), bytes), `${name}: a mutation decoded to other bytes`);
+      } catch (e) {
+        assert.ok(e instanceof ZipmlError, `${name}: ${String(e)}`);
+      }
+    }
+  }
+  // On disk: packFile writes the compact form, unpackFile restores it; a corrupted head is refused.
+  const dir = mkdtempSync(join(tmpdir(), 'zipml-compact-'));
+  try {
+    const src = join(dir, 'vocab.txt'), packedPath = join(dir, 'v.zml'), out = join(dir, 'v.txt');
+    writeFileSync(src, text);
+    await packFile(src, packedPath, { threads: 1 });
+    assert.equal(readFileSync(packedPath).subarray(0, 4).toString('latin1'), 'ZTPC');
+    await unpackFile(packedPath, out, { threads: 1 });
+    assert.equal(sha(readFileSync(out)), sha(text));
+    const bad = new Uint8Array(readFileSync(packedPath));
+    bad[8] ^= 0x20;
+    writeFileSync(join(dir, 'bad.zml'), bad);
+    await assert.rejects(unpackFile(join(dir, 'bad.zml'), join(dir, 'bad.txt'), { threads: 1 }), ZipmlError);
+    assert.ok(!existsSync(join(dir, 'bad.txt')));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

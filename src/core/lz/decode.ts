@@ -6,10 +6,13 @@
  */
 import { ZipmlError, argCheck } from '../errors.js';
 import { RangeDecoder } from './range-coder.js';
+import { wasmKernel, type WasmKernel } from '../../kernels/loader.js';
+import * as lzdecWasm from '../../kernels/generated/lzdec.js';
 import {
   LzModel, parsePropsByte, stateAfterLiteral, stateAfterMatch, stateAfterRep, stateAfterShortRep,
   LIT_STATES, LEN_STATES, SLOT_BITS, MODEL_END_SLOT, ALIGN_BITS, LEN_CHOICE, LEN_CHOICE2,
   LEN_LOW_BASE, LEN_MID_BASE, LEN_HIGH_BASE, LEN_LOW_BITS, LEN_MID_BITS, LEN_HIGH_BITS, LEN_LOW, LEN_MID, MATCH_MIN,
+  type LzProps,
 } from './model.js';
 import { LZ_HEADER_BYTES, LZ_FLAGS_NONE, LZ_FLAGS_STORED } from './params.js';
 
@@ -36,8 +39,32 @@ function decodeDistance(rc: RangeDecoder, m: LzModel, len: number): number {
   return base + rc.decodeDirect(footer - ALIGN_BITS) * 16 + rc.decodeReverseTree(m.align, 0, ALIGN_BITS);
 }
 
+interface LzdecExports {
+  decode(src: number, srcLen: number, out: number, outLen: number, lc: number, lp: number, pb: number, probs: number): number;
+  probsBytes(lclp: number): number;
+  errorOut(): number;
+  errorIn(): number;
+  errorValue(): number;
+}
+
+/**
+ * Outputs up to this size decode in WebAssembly (src/kernels/assembly/lzdec.ts); larger ones on
+ * the reference path, so that a kernel's linear memory (which never shrinks) stays bounded.
+ */
+export const LZ_WASM_MAX_OUTPUT = 64 << 20;
+
 /** Decodes a raw LZ payload (as made by lzEncode) to exactly `outputSize` bytes. */
 export function lzDecode(payload: Uint8Array, outputSize: number, opts: LzDecodeOptions = {}): Uint8Array {
+  const k = outputSize <= LZ_WASM_MAX_OUTPUT ? wasmKernel<LzdecExports>('lzdec', lzdecWasm.base64) : null;
+  return decodeWith(payload, outputSize, opts, k);
+}
+
+/** The plain-TS decoder (the spec the WebAssembly kernel is held to). */
+export function lzDecodeReference(payload: Uint8Array, outputSize: number, opts: LzDecodeOptions = {}): Uint8Array {
+  return decodeWith(payload, outputSize, opts, null);
+}
+
+function decodeWith(payload: Uint8Array, outputSize: number, opts: LzDecodeOptions, k: WasmKernel<LzdecExports> | null): Uint8Array {
   argCheck(Number.isSafeInteger(outputSize) && outputSize >= 0, `lzDecode: outputSize must be a non-negative integer, got ${outputSize}`);
   const max = opts.maxOutputBytes ?? LZ_DEFAULT_MAX_OUTPUT;
   if (outputSize > max) throw new ZipmlError('E_LIMIT', `lz: declared output of ${outputSize} bytes exceeds the limit of ${max}`);
@@ -49,7 +76,8 @@ export function lzDecode(payload: Uint8Array, outputSize: number, opts: LzDecode
   }
   if (payload[1] !== LZ_FLAGS_NONE) throw new ZipmlError('E_FORMAT', `lz: unknown flags ${payload[1]}`, { offset: 1 });
   const props = parsePropsByte(payload[0]!, 0);
-  const rc = new RangeDecoder(payload, LZ_HEADER_BYTES);
+  const rc = new RangeDecoder(payload, LZ_HEADER_BYTES); // checks the stream's first 4 bytes
+  if (k) return decodeKernel(k, payload, outputSize, props);
   const m = new LzModel(props);
   const out = new Uint8Array(outputSize);
   const lit = m.literal, isMatch = m.isMatch, posMask = m.posMask;
@@ -103,3 +131,29 @@ export function lzDecode(payload: Uint8Array, outputSize: number, opts: LzDecode
   return out;
 }
 
+
+/** The same decoding in WebAssembly; failures map to the reference's errors. */
+function decodeKernel(k: WasmKernel<LzdecExports>, payload: Uint8Array, outputSize: number, props: LzProps): Uint8Array {
+  const probsBytes = k.exports.probsBytes(props.lc + props.lp);
+  const streamLen = payload.length - LZ_HEADER_BYTES;
+  const base = k.reserve(probsBytes + streamLen + outputSize + 32);
+  const src = base + probsBytes, out = (src + streamLen + 15) & ~15;
+  k.u8.set(payload.subarray(LZ_HEADER_BYTES), src);
+  const status = k.exports.decode(src, streamLen, out, outputSize, props.lc, props.lp, props.pb, base);
+  if (status === 0) return k.u8.slice(out, out + outputSize);
+  const at = k.exports.errorOut() >>> 0, value = k.exports.errorValue() >>> 0; // u32 results arrive as i32
+  switch (status) {
+    case 1: {
+      const offset = k.exports.errorIn() - src + LZ_HEADER_BYTES;
+      throw new ZipmlError('E_TRUNCATED', 'lz: range decoder read past the end of the payload', { offset });
+    }
+    case 2: throw new ZipmlError('E_CORRUPT', `lz: short rep at distance ${value + 1} before output byte ${at}`);
+    case 3: throw new ZipmlError('E_CORRUPT', `lz: match distance ${value + 1} reaches before the start of the output at byte ${at}`);
+    case 4: throw new ZipmlError('E_CORRUPT', `lz: match of ${value} bytes at output byte ${at} runs past the declared size ${outputSize}`);
+    case 5: {
+      const offset = k.exports.errorIn() + LZ_HEADER_BYTES;
+      throw new ZipmlError('E_CORRUPT', `lz: ${value} unused bytes after the range-coded stream`, { offset });
+    }
+    default: throw new ZipmlError('E_CORRUPT', 'lz: range coder did not end at zero (corrupt payload)', { offset: payload.length });
+  }
+}

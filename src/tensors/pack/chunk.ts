@@ -33,11 +33,16 @@ export const enum ChunkLayout {
   AsF32 = 2,
   /** Grouped as a 16-bit float. */
   AsF16 = 3,
+  /**
+   * 16-bit values split into high and low byte without the sign rotation (ZipNN's FP16 split:
+   * `s eeeee mm`, `mmmmmmmm`), chosen per chunk in f16 lanes where it is smaller.
+   */
+  AsB2 = 4,
 }
 
 /** The grouping a chunk layout byte stands for, in a lane of `scheme`; undefined if invalid. */
 function layoutScheme(layout: number, scheme: GroupScheme): GroupScheme | undefined {
-  return [scheme, 'b1', 'f32', 'f16'][layout] as GroupScheme | undefined;
+  return [scheme, 'b1', 'f32', 'f16', 'b2'][layout] as GroupScheme | undefined;
 }
 
 export interface ChunkEncodeOptions {
@@ -61,6 +66,22 @@ export interface ChunkEncodeOptions {
 export const MAX_CHUNK_BYTES = 1 << 20;
 /** Default: ZipNN's chunk size; measured in docs/tensors.md. */
 export const DEFAULT_CHUNK_BYTES = 1 << 18;
+/**
+ * Default for multi-byte lanes of sources up to SMALL_SOURCE_BYTES, or whose typical tensor (the
+ * byte-weighted mean tensor size) is below SMALL_TENSOR_BYTES: tables that follow each tensor's
+ * statistics gain up to 2 points there (this session, 64 / 256 KiB: TFJS emotion 0.8426 / 0.8471,
+ * movenet 0.8641 / 0.8719, centernet 0.7412 / 0.7605; PP-OCRv4 det 0.8345 / 0.8355), and nothing
+ * where tensors are large (faceres-deep, typical tensor 2 MB: 0.8388 / 0.8388), while per-chunk
+ * table setup costs ~15% of unpack speed.
+ */
+export const SMALL_SOURCE_CHUNK_BYTES = 1 << 16;
+export const SMALL_SOURCE_BYTES = 4 << 20;
+export const SMALL_TENSOR_BYTES = 1 << 20;
+
+/** The default chunk size of multi-byte lanes for a source of `size` bytes whose typical tensor has `typicalTensor` bytes. */
+export function defaultChunkBytes(size: number, typicalTensor: number): number {
+  return size <= SMALL_SOURCE_BYTES || typicalTensor < SMALL_TENSOR_BYTES ? SMALL_SOURCE_CHUNK_BYTES : DEFAULT_CHUNK_BYTES;
+}
 
 export interface StreamRecord {
   type: StreamType;
@@ -127,8 +148,14 @@ export const LZ_MIN_GAIN = 0.01;
 /** Shares of repeated 8-byte runs / repeated 4-byte values above which LZ is tried (repeatShares). */
 const REPEAT_RUNS = 0.02;
 const REPEAT_VALUES = 0.25;
-/** For 16-bit lanes (a word is a pair of values): learned BF16/F16 weights measure ~0.5%, Silero's basis 3.5-6%. */
-const REPEAT_PAIRS = 0.025;
+/**
+ * For 16-bit lanes, where a word is a pair of values taken at every value (repeatShares step 2):
+ * learned weights measure <= 0.001 in F16 (TFJS facemesh/movenet, MediaPipe, RWKV) and up to 0.010
+ * in BF16 (Silero's LSTM, fewer mantissa bits); Silero's STFT basis 0.008 / 0.031, CenterNet's
+ * repeated F16 tensors up to 0.77.
+ */
+const REPEAT_PAIRS_F16 = 0.004;
+const REPEAT_PAIRS_BF16 = 0.02;
 
 /**
  * How much a chunk repeats, from one pass over its 4-byte words: the share of words equal to one
@@ -139,23 +166,34 @@ const REPEAT_PAIRS = 0.025;
 const RUN_TABLE = new Int32Array(1 << 14);
 const VALUE_TABLE = new Uint32Array(1 << 16);
 
-export function repeatShares(data: Uint8Array): { values: number; runs: number } {
-  // The first 64 KiB tell: a repetitive tensor repeats from its start.
-  const n = Math.min(data.length >>> 2, 1 << 14) - 1;
+export function repeatShares(data: Uint8Array, step: 2 | 4 = 4): { values: number; runs: number } {
+  // The first 64 KiB tell: a repetitive tensor repeats from its start. With step 2 (16-bit
+  // lanes), words start at every value, not every other one: a basis whose rows repeat at an odd
+  // number of values (Silero's STFT basis in BF16/F16) matches only there.
+  const half = step === 2;
+  const n = Math.min((data.length >>> (half ? 1 : 2)) - (half ? 1 : 0), 1 << (half ? 15 : 14)) - (half ? 2 : 1);
   if (n < 64) return { values: 0, runs: 0 };
-  const w = (data.byteOffset & 3) === 0 ? new Uint32Array(data.buffer, data.byteOffset, n + 1) : new Uint32Array(data.slice(0, (n + 1) * 4).buffer);
+  let word: (i: number) => number;
+  if (half) {
+    const h = (data.byteOffset & 1) === 0 ? new Uint16Array(data.buffer, data.byteOffset, n + 3) : new Uint16Array(data.slice(0, (n + 3) * 2).buffer);
+    word = (i) => (h[i]! | (h[i + 1]! << 16)) >>> 0;
+  } else {
+    const w = (data.byteOffset & 3) === 0 ? new Uint32Array(data.buffer, data.byteOffset, n + 1) : new Uint32Array(data.slice(0, (n + 1) * 4).buffer);
+    word = (i) => w[i]!;
+  }
+  const next = half ? 2 : 1;
   const runTable = RUN_TABLE.fill(-1);
   const valueTable = VALUE_TABLE.fill(0);
   let runs = 0, values = 0;
   for (let i = 0; i < n; i++) {
-    const a = w[i]!, b = w[i + 1]!;
+    const a = word(i), b = word(i + next);
     if (a === 0) continue;
     const ha = Math.imul(a, 0x9e3779b1);
     if (valueTable[ha >>> 16] === a) values++;
     else valueTable[ha >>> 16] = a;
     const h = (ha ^ Math.imul(b, 0x85ebca77)) >>> 18;
     const j = runTable[h]!;
-    if (j >= 0 && w[j] === a && w[j + 1] === b) runs++;
+    if (j >= 0 && word(j) === a && word(j + next) === b) runs++;
     runTable[h] = i;
   }
   return { values: values / n, runs: runs / n };
@@ -166,13 +204,38 @@ export function lzWorthTrying(data: Uint8Array, scheme: GroupScheme): boolean {
   if (scheme === 'b1') return true;
   // Words are 4 bytes: for 16-bit lanes a repeated word is a repeated pair of values, which
   // learned weights rarely give (~1-2% of a 64K-value chunk) and a fixed basis often does.
-  const r = repeatShares(data);
-  return r.runs > REPEAT_RUNS || r.values > (schemeElementBytes(scheme) === 2 ? REPEAT_PAIRS : REPEAT_VALUES);
+  const r = repeatShares(data, schemeElementBytes(scheme) === 2 ? 2 : 4);
+  const values = scheme === 'bf16' ? REPEAT_PAIRS_BF16 : schemeElementBytes(scheme) === 2 ? REPEAT_PAIRS_F16 : REPEAT_VALUES;
+  return r.runs > REPEAT_RUNS || r.values > values;
+}
+
+const SPLIT_HISTS = new Uint32Array(4 * 256);
+
+/**
+ * Whether F16 values code smaller split plainly (high byte `s eeeee mm`, low byte) than rotated
+ * (`eeeee mmm`, `s mmmmmmm`): the order-0 entropies of both pairs of streams, from one pass over
+ * every other value. Where the sign goes with the exponent's neighbours matters on some real FP16
+ * weights (TFJS facemesh: 0.57% of the file smaller split plainly), little on most.
+ */
+export function f16PlainSplitSmaller(data: Uint8Array): boolean {
+  const n = data.length >>> 1;
+  const v = (data.byteOffset & 1) === 0 ? new Uint16Array(data.buffer, data.byteOffset, n) : new Uint16Array(data.slice(0, n * 2).buffer);
+  const h = SPLIT_HISTS.fill(0);
+  for (let i = 0; i < n; i += 2) {
+    const x = v[i]!, r = ((x << 1) | (x >>> 15)) & 0xffff;
+    h[r >>> 8]!++;
+    h[256 + (r & 0xff)]!++;
+    h[512 + (x >>> 8)]!++;
+    h[768 + (x & 0xff)]!++;
+  }
+  const bits = (k: number) => entropyBits(h.subarray(k * 256, (k + 1) * 256));
+  return bits(2) + bits(3) < (bits(0) + bits(1)) * 0.999;
 }
 
 /** Encodes one chunk of a lane with grouping `scheme`. */
 export function encodeChunk(data: Uint8Array, scheme: GroupScheme, opts: ChunkEncodeOptions = {}): Uint8Array {
-  let best = encodeAs(data, scheme, ChunkLayout.Grouped);
+  const plainSplit = scheme === 'f16' && f16PlainSplitSmaller(data);
+  let best = plainSplit ? encodeAs(data, 'b2', ChunkLayout.AsB2) : encodeAs(data, scheme, ChunkLayout.Grouped);
   if (opts.tryLayouts) {
     for (const layout of [ChunkLayout.Plain, ChunkLayout.AsF32, ChunkLayout.AsF16]) {
       const s = layoutScheme(layout, scheme)!;
@@ -232,7 +295,7 @@ export function chunkInfo(payload: Uint8Array, scheme: GroupScheme, n: number): 
   if (payload.length < 1) throw new ZipmlError('E_TRUNCATED', 'chunk payload is empty', { offset: 0 });
   const layout = payload[0]!;
   const eff = layoutScheme(layout, scheme);
-  if (!eff) throw new ZipmlError('E_CORRUPT', `chunk layout ${layout} is not 0..3`, { offset: 0 });
+  if (!eff) throw new ZipmlError('E_CORRUPT', `chunk layout ${layout} is not 0..4`, { offset: 0 });
   const e = schemeElementBytes(eff);
   if (n % e !== 0) throw new ZipmlError('E_CORRUPT', `chunk of ${n} bytes is not a multiple of the ${e}-byte ${eff} element`);
   const size = n / e;

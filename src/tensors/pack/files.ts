@@ -7,8 +7,9 @@
 import { ZipmlError } from '../../core/errors.js';
 import { ContainerFile, ContainerFileWriter } from '../../core/container-file.js';
 import { fileSource, bufferSource as bufferSourceOf, type ByteSource } from '../layout.js';
-import { packModel, type PackOptions, type PackResult } from './pack.js';
-import { unpackTo, type PackedReader, type UnpackOptions } from './unpack.js';
+import { packModel, packSmallest, type PackOptions, type PackResult } from './pack.js';
+import { unpackTo, unpackBytes, memoryPackedReader, type PackedReader, type UnpackOptions } from './unpack.js';
+import { compactPackedReader, isCompactPacked, COMPACT_MAX_SOURCE } from './compact.js';
 import type { PackMeta } from './format.js';
 import { packSafetensorsBytes, unpackSafetensorsBytes } from './safetensors-out.js';
 import { writeFileAtomic } from '../../core/atomic-file.js';
@@ -19,6 +20,8 @@ export type PackedFormat = 'container' | 'safetensors';
 
 /** A packed file on disk as a PackedReader. */
 export async function filePackedReader(path: string): Promise<PackedReader & { close(): Promise<void> }> {
+  const compact = await withSource(path, async (s) => (isCompactPacked(await s.read(0, Math.min(s.size, 4))) ? readCompact(s) : undefined));
+  if (compact) return { ...compactPackedReader(compact), close: async () => undefined };
   const f = await ContainerFile.open(path);
   try {
     const chunks = f.info('chunks');
@@ -122,6 +125,12 @@ async function sidecarOf(path: string): Promise<{ open: (name: string) => Promis
   };
 }
 
+/** A compact packed file (only ever written for sources up to 1 MiB), read whole; bounded. */
+async function readCompact(src: ByteSource): Promise<Uint8Array> {
+  if (src.size > 64 << 20) throw new ZipmlError('E_LIMIT', `compact packed file of ${src.size} bytes is larger than any the packer writes`);
+  return src.read(0, src.size);
+}
+
 async function readAll(src: ByteSource): Promise<Uint8Array> {
   if (src.size > 2 ** 31) throw new ZipmlError('E_LIMIT', `the safetensors-compatible format is built in memory; ${src.size} bytes is too large (use the container)`);
   return src.read(0, src.size);
@@ -138,6 +147,13 @@ export async function packFile(input: string, output: string, opts: PackOptions 
     return { format: 'safetensors', bytes: packed.length };
   }
   return withSource(input, async (src) => {
+    if (src.size <= COMPACT_MAX_SOURCE && !opts.basePath) {
+      // Small: packed in memory, then the smaller of the container and the compact form.
+      const side = await sidecarOf(input);
+      const { bytes, result } = await packSmallest(src, { ...opts, name: opts.name ?? basename(input), sidecar: opts.sidecar ?? side.open }).finally(side.close);
+      await writeFileAtomic(output, bytes, { overwrite: opts.overwrite });
+      return result;
+    }
     const run = async (base?: ByteSource): Promise<PackResult> => {
       const w = await ContainerFileWriter.create(output, { overwrite: opts.overwrite });
       const side = await sidecarOf(input);
@@ -162,6 +178,14 @@ export async function packFile(input: string, output: string, opts: PackOptions 
 /** Unpacks `input` (either packed format) to `output`, byte for byte the original file. */
 export async function unpackFile(input: string, output: string, opts: UnpackOptions & FileOptions & { basePath?: string } = {}): Promise<{ source: PackMeta['source'] }> {
   const head = await withSource(input, (s) => s.read(0, Math.min(s.size, 8)));
+  if (isCompactPacked(head)) {
+    const packed = await withSource(input, readCompact);
+    const base = opts.basePath ? await withSource(opts.basePath, readAll) : undefined;
+    const meta = (memoryPackedReader(packed).meta as unknown as Pick<PackMeta, 'source'>);
+    const bytes = await unpackBytes(packed, { ...opts, ...(base ? { base: bufferSourceOf(base) } : {}) });
+    await writeFileAtomic(output, bytes, { overwrite: opts.overwrite });
+    return { source: meta.source };
+  }
   if (!(head.length === 8 && CONTAINER_MAGIC.every((b, i) => head[i] === b))) {
     const packed = await withSource(input, readAll);
     const bytes = await unpackSafetensorsBytes(packed, { ...opts, maxOutputSize: opts.maxOutputSize ?? 2 ** 31 });

@@ -42,9 +42,10 @@ export class ChunkRunner {
     return this.pool.run<Uint8Array>({ module: TASKS, fn: 'encodeChunkTask' }, [data, scheme, opts], { transfer: [data.buffer], signal: this.signal });
   }
 
-  decode(payload: Uint8Array, scheme: GroupScheme, size: number, checksum: number, where: string): Promise<Uint8Array> {
+  /** `out` (calling thread only): a buffer of `size` bytes to decode into instead of a new one. */
+  decode(payload: Uint8Array, scheme: GroupScheme, size: number, checksum: number, where: string, out?: Uint8Array): Promise<Uint8Array> {
     throwIfAborted(this.signal, 'unpack');
-    if (!this.pool) return Promise.resolve().then(() => decodeChunkTask(payload, scheme, size, checksum, where));
+    if (!this.pool) return Promise.resolve().then(() => decodeChunkTask(payload, scheme, size, checksum, where, out));
     // Payload views into a larger buffer are copied so that only the payload moves.
     const own = payload.byteOffset === 0 && payload.byteLength === payload.buffer.byteLength ? payload : payload.slice();
     return this.pool.run<Uint8Array>({ module: TASKS, fn: 'decodeChunkTask' }, [own, scheme, size, checksum, where], { transfer: [own.buffer], signal: this.signal });

@@ -12,9 +12,9 @@ export function encodeChunkTask(data: Uint8Array, scheme: GroupScheme, opts: Chu
 }
 
 /** Checks the payload's XXH32 from the index, then decodes it to `size` bytes. */
-export function decodeChunkTask(payload: Uint8Array, scheme: GroupScheme, size: number, checksum: number, where: string): Uint8Array {
+export function decodeChunkTask(payload: Uint8Array, scheme: GroupScheme, size: number, checksum: number, where: string, into?: Uint8Array): Uint8Array {
   if (xxh32(payload) !== checksum) throw new ZipmlError('E_CORRUPT', `${where}: payload checksum mismatch`);
-  const out = new Uint8Array(size);
+  const out = into && into.length === size ? into : new Uint8Array(size);
   try {
     decodeChunk(payload, scheme, out);
   } catch (e) {

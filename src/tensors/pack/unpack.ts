@@ -9,10 +9,11 @@ import { readContainer, type JsonObject } from '../../core/container.js';
 import { f16BitsToF32Bits } from '../../core/dtypes.js';
 import { Xxh32, checksumHex } from '../../core/checksum.js';
 import type { ByteSource } from '../layout.js';
-import { checkMeta, decodeIndex, decodeTensorTable, placements, type ChunkRecord, type PackMeta, type Piece } from './format.js';
+import { checkMeta, laneChunkSize, decodeIndex, decodeTensorTable, placements, type ChunkRecord, type PackMeta, type Piece } from './format.js';
 import { ChunkRunner, type ThreadOptions } from './runner.js';
-import { createSha256 } from './sha256.js';
+import { createSha256, createSha256Offloaded } from './sha256.js';
 import { PACK_KIND } from './format.js';
+import { compactPackedReader, isCompactPacked } from './compact.js';
 
 /** Random access to a packed file's parts (in memory or on disk). */
 export interface PackedReader {
@@ -25,8 +26,9 @@ export interface PackedReader {
   readChunks(offset: number, length: number): Promise<Uint8Array>;
 }
 
-/** A reader over a packed file held in memory. */
+/** A reader over a packed file held in memory (container or compact form). */
 export function memoryPackedReader(bytes: Uint8Array): PackedReader {
+  if (isCompactPacked(bytes)) return compactPackedReader(bytes);
   const c = readContainer(bytes, { verify: false });
   const chunks = c.info('chunks');
   const at = chunks.offset;
@@ -45,8 +47,9 @@ export interface UnpackOptions extends LongOpOptions, ThreadOptions {
   /** Refuse sources larger than this (in-memory unpack only; default 2 GiB). */
   maxOutputSize?: number;
   /**
-   * Check the SHA-256 of the result (default true). The XXH32 of the result and of every chunk
-   * payload are always checked; SHA-256 costs more than decoding (~500 MB/s in Node here).
+   * Check the SHA-256 of the result (default true; in Node it runs on a thread of its own for
+   * sources of 4 MiB and more). The XXH32 of every chunk payload is always checked, and the
+   * XXH32 of the whole result when the SHA-256 is skipped.
    */
   verify?: boolean;
 }
@@ -75,6 +78,8 @@ export async function openPacked(r: PackedReader): Promise<OpenPacked> {
 class LaneDecoder {
   private readonly cache = new Map<number, Promise<Uint8Array>>();
   private next = 0;
+  /** Decoded-chunk buffers given back after their bytes were copied out (calling-thread decoding only). */
+  private readonly spare: Uint8Array[] = [];
 
   constructor(
     private readonly p: OpenPacked,
@@ -85,9 +90,14 @@ class LaneDecoder {
   private decodeOne(i: number): Promise<Uint8Array> {
     const c = this.p.chunks[i]!;
     const scheme = this.p.meta.lanes[c.lane]!.scheme;
-    const pr = this.r.readChunks(c.offset, c.length).then((payload) => this.runner.decode(payload, scheme, c.decodedSize, c.xxh32, `chunk ${i} (lane ${c.lane})`));
+    const pr = this.r.readChunks(c.offset, c.length).then((payload) => this.runner.decode(payload, scheme, c.decodedSize, c.xxh32, `chunk ${i} (lane ${c.lane})`, this.takeSpare(c.decodedSize)));
     pr.catch(() => undefined);
     return pr;
+  }
+
+  private takeSpare(size: number): Uint8Array | undefined {
+    const b = this.spare.pop();
+    return b && b.length >= size ? b.subarray(0, size) : undefined;
   }
 
   private start(i: number): Promise<Uint8Array> {
@@ -122,15 +132,19 @@ class LaneDecoder {
   /** Copies lane bytes [at, at + out.length) into out; chunks wholly consumed are released when `stream`. */
   async read(lane: number, at: number, out: Uint8Array, stream: boolean): Promise<void> {
     const list = this.p.laneChunks[lane]!;
-    const cs = this.p.meta.chunkSize;
+    const cs = laneChunkSize(this.p.meta, lane);
     let done = 0;
     while (done < out.length) {
       const k = Math.floor((at + done) / cs);
       const rec = this.p.chunks[list[k]!]!;
       const within = at + done - rec.laneOffset;
       const take = Math.min(out.length - done, rec.decodedSize - within);
-      const data = await this.chunk(list[k]!, stream, within + take === rec.decodedSize);
+      const last = within + take === rec.decodedSize;
+      const data = await this.chunk(list[k]!, stream, last);
       out.set(data.subarray(within, within + take), done);
+      // A chunk released from the streaming pass is no longer referenced: its buffer can take the
+      // next decode (saves an allocation and its zero fill per chunk on the calling thread).
+      if (stream && last && this.runner.threads === 1 && this.spare.length < 2) this.spare.push(new Uint8Array(data.buffer));
       done += take;
     }
   }
@@ -193,8 +207,10 @@ export async function unpackTo(r: PackedReader, write: ((bytes: Uint8Array) => P
   const dec = new LaneDecoder(p, r, runner);
   const total = p.meta.source.size;
   if (target && target.length !== total) throw new ZipmlError('E_ARG', `target of ${target.length} bytes for a ${total}-byte source`);
-  const sha = opts.verify === false ? undefined : await createSha256();
-  const xx = new Xxh32();
+  // SHA-256 on a thread of its own where it can (off the decoding thread's critical path). The
+  // whole-output XXH32 only stands in for it when it is skipped: the SHA-256 subsumes it.
+  const sha = opts.verify === false ? undefined : await createSha256Offloaded(total);
+  const xx = sha ? undefined : new Xxh32();
   let written = 0;
   for (const piece of p.pieces) {
     for (let from = 0; from < piece.length; from += PIECE) {
@@ -208,16 +224,16 @@ export async function unpackTo(r: PackedReader, write: ((bytes: Uint8Array) => P
         bytes = await pieceBytes(p, dec, piece, from, n, opts.base, true, dst);
       }
       sha?.update(bytes);
-      xx.update(bytes);
+      xx?.update(bytes);
       await write?.(bytes);
       written += n;
       opts.onProgress?.(written, total);
     }
   }
-  if (checksumHex(xx.digest()) !== p.meta.source.xxh32) {
+  if (xx && checksumHex(xx.digest()) !== p.meta.source.xxh32) {
     throw new ZipmlError('E_CORRUPT', `unpacked bytes do not match the stored XXH32 of '${p.meta.source.name}'`);
   }
-  if (sha && sha.digest() !== p.meta.source.sha256) {
+  if (sha && (await sha.digest()) !== p.meta.source.sha256) {
     throw new ZipmlError('E_CORRUPT', `unpacked bytes do not match the stored SHA-256 of '${p.meta.source.name}'`);
   }
   return p.meta;
@@ -230,13 +246,25 @@ async function tensorRange(p: OpenPacked, dec: LaneDecoder, i: number, from: num
   return pieceBytes(p, dec, piece, from, n, base, false, out);
 }
 
+/**
+ * A buffer whose every byte the unpacker overwrites: in Node without the zero fill (Buffer's
+ * unpooled allocUnsafe for large sizes), as a plain Uint8Array over its own ArrayBuffer. It is
+ * never returned unless unpacking succeeded, so no stale memory escapes.
+ */
+function uninitialized(n: number): Uint8Array {
+  const B = (globalThis as { Buffer?: { allocUnsafeSlow(n: number): Uint8Array } }).Buffer;
+  if (!B || n < 4096) return new Uint8Array(n);
+  const b = B.allocUnsafeSlow(n);
+  return new Uint8Array(b.buffer, b.byteOffset, n);
+}
+
 /** Unpacks a packed file held in memory. */
 export async function unpackBytes(packed: Uint8Array, opts: UnpackOptions = {}): Promise<Uint8Array> {
   const r = memoryPackedReader(packed);
   const size = (r.meta as { source?: { size?: unknown } }).source?.size;
   const max = opts.maxOutputSize ?? 2 ** 31;
   if (typeof size === 'number' && size > max) throw new ZipmlError('E_LIMIT', `packed source of ${size} bytes exceeds maxOutputSize ${max}`);
-  const out = new Uint8Array(typeof size === 'number' && Number.isSafeInteger(size) && size >= 0 ? size : 0);
+  const out = uninitialized(typeof size === 'number' && Number.isSafeInteger(size) && size >= 0 ? size : 0);
   await unpackTo(r, undefined, opts, out);
   return out;
 }

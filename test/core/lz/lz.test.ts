@@ -8,7 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { lzEncode, lzDecode, lzCompress, lzDecompress, lzFrameInfo, type LzProps } from '../../../src/core/lz/index.js';
+import { lzEncode, lzDecode, lzDecodeReference, lzCompress, lzDecompress, lzFrameInfo, type LzProps } from '../../../src/core/lz/index.js';
+import { kernelPath } from '../../../src/kernels/loader.js';
+import { mutate } from '../../util/mutate.js';
 import { isZipmlError } from '../../../src/core/errors.js';
 import { Rng } from '../../util/rng.js';
 import { bytesEqual, fuzzDecoder } from '../../util/mutate.js';
@@ -165,6 +167,46 @@ test('lz fuzz: raw payloads give ZipmlError or output of the declared size; most
     // No checksum in the raw form, but the end checks (all bytes used, code == 0, distances) catch most.
     assert.ok(r.rejected >= r.accepted * 4, `level ${level}: rejected ${r.rejected}, accepted ${r.accepted}`);
   }
+});
+
+/** The outcome of one decode: the bytes, or the ZipmlError's code and message. */
+function outcome(f: () => Uint8Array): string {
+  try {
+    return `ok ${Buffer.from(f()).toString('base64')}`;
+  } catch (e) {
+    assert.ok(isZipmlError(e), `not a ZipmlError: ${String(e)}`);
+    return `${(e as { code: string }).code} ${(e as Error).message}`;
+  }
+}
+
+test('lz decoder kernel (WebAssembly) equals the TS reference: seeded inputs, every lc/lp/pb family, and a fuzz corpus', (t) => {
+  if (kernelPath() !== 'wasm-simd') return t.skip('WebAssembly SIMD kernels not active');
+  const propsList: LzProps[] = [{ lc: 3, lp: 0, pb: 2 }, { lc: 0, lp: 2, pb: 2 }, { lc: 8, lp: 4, pb: 4 }, { lc: 1, lp: 1, pb: 0 }];
+  for (const [name, data] of shapes()) {
+    for (const level of [1, 6]) {
+      for (const props of level === 6 ? [undefined, ...propsList] : [undefined]) {
+        const enc = lzEncode(data, { level, ...(props ? { props } : {}) });
+        const k = lzDecode(enc, data.length);
+        assert.ok(bytesEqual(k, data), `${name} level ${level} ${JSON.stringify(props)}: kernel round trip`);
+        assert.ok(bytesEqual(lzDecodeReference(enc, data.length), data), `${name}: reference round trip`);
+      }
+    }
+  }
+  // Mutated payloads (and wrong sizes): the kernel gives exactly the reference's bytes or error.
+  const rng = new Rng(31);
+  const data = new Uint8Array([...textLike(3_000, 12), ...floats(2_000, 13)]);
+  let rejected = 0;
+  for (const level of [2, 7]) {
+    const enc = lzEncode(data, { level });
+    for (let i = 0; i < 1000; i++) {
+      const { data: bad } = mutate(enc, rng);
+      const size = i % 10 === 0 ? data.length + rng.int(50) - 25 : data.length;
+      const want = outcome(() => lzDecodeReference(bad, Math.max(0, size)));
+      assert.equal(outcome(() => lzDecode(bad, Math.max(0, size))), want, `level ${level}, mutation ${i}`);
+      if (!want.startsWith('ok')) rejected++;
+    }
+  }
+  assert.ok(rejected > 1000, `only ${rejected} of 2000 mutations rejected`);
 });
 
 test('lz framed form: round trip, header fields, and fuzzing detects every corruption', () => {
