@@ -8,7 +8,7 @@
  */
 import { ZipmlError } from '../../core/errors.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../core/dtypes.js';
-import { type PackedMatrix, type QuantBits, type QuantGroup, QUANT_BITS, QUANT_GROUPS, codeAt, groupsPerRow, putCode, rowBytesFor, symmetricZero } from './packed.js';
+import { type PackedMatrix, type QuantBits, type QuantGroup, QUANT_BITS, QUANT_GROUPS, codeAt, groupsPerRow, putCode, rowBytesFor, symmetricZero, zeroPoint } from './packed.js';
 
 export interface QuantOptions {
   bits: QuantBits;
@@ -85,11 +85,11 @@ export function quantizeRTN(w: Float32Array, rows: number, cols: number, opts: Q
 /** W as the codes represent it: s * (q - z), row-major fp32. */
 export function dequantize(p: PackedMatrix): Float32Array {
   const out = new Float32Array(p.rows * p.cols);
-  const nG = groupsPerRow(p.cols, p.group), z0 = symmetricZero(p.bits);
+  const nG = groupsPerRow(p.cols, p.group);
   for (let r = 0; r < p.rows; r++) {
     for (let c = 0; c < p.cols; c++) {
       const i = r * nG + Math.floor(c / p.group);
-      out[r * p.cols + c] = f16BitsToF32(p.scales[i]!) * (codeAt(p, r, c) - (p.zeros ? p.zeros[i]! : z0));
+      out[r * p.cols + c] = f16BitsToF32(p.scales[i]!) * (codeAt(p, r, c) - zeroPoint(p, i));
     }
   }
   return out;

@@ -18,7 +18,7 @@ function randomMatrix(rows: number, cols: number, seed: number): Float32Array {
 
 test('putCode / codeAt round-trip random codes at every width, rows byte-aligned', () => {
   const rng = new SeededRandom(3);
-  for (const bits of [2, 3, 4, 8] as const) {
+  for (const bits of [2, 3, 4, 5, 6, 8] as const) {
     const rows = 5, cols = 37, rowBytes = rowBytesFor(cols, bits);
     const codes = new Uint8Array(rows * rowBytes);
     const want = Array.from({ length: rows * cols }, () => rng.u32() & ((1 << bits) - 1));
@@ -34,7 +34,7 @@ test('putCode / codeAt round-trip random codes at every width, rows byte-aligned
 });
 
 test('quantizeRTN: error within half a step, codes in range, symmetric grids are fixed points', () => {
-  for (const bits of [8, 4, 3, 2] as QuantBits[]) {
+  for (const bits of [8, 6, 5, 4, 3, 2] as QuantBits[]) {
     for (const group of [32, 64, 128] as QuantGroup[]) {
       for (const symmetric of [true, false]) {
         const rows = 6, cols = 172;
@@ -64,7 +64,7 @@ test('quantizeRTN: error within half a step, codes in range, symmetric grids are
   assert.ok(Math.abs(dequantize(p)[1]! + 1) < 1e-3);
 });
 
-test('packed matvec: WASM kernel (8 and 4 bits) and reference agree with dequantized fp32 on seeded shapes', () => {
+test('packed matvec: WASM kernel (every width) and reference agree with dequantized fp32 on seeded shapes', () => {
   const shapes: [number, number][] = [[5, 64], [7, 172], [3, 33], [13, 300], [64, 64], [1, 16], [2, 17]];
   const paths = simdSupported() ? (['wasm-simd', 'reference'] as const) : (['reference'] as const);
   let seed = 1;
@@ -73,7 +73,7 @@ test('packed matvec: WASM kernel (8 and 4 bits) and reference agree with dequant
       setKernelPath(path);
       const arena = new QuantArena();
       for (const [rows, cols] of shapes) {
-        for (const bits of [8, 4, 3, 2] as QuantBits[]) {
+        for (const bits of [8, 6, 5, 4, 3, 2] as QuantBits[]) {
           for (const group of [32, 64, 128] as QuantGroup[]) {
             for (const symmetric of [true, false]) {
               const w = randomMatrix(rows, cols, seed++);
@@ -81,7 +81,7 @@ test('packed matvec: WASM kernel (8 and 4 bits) and reference agree with dequant
               const x = Float32Array.from({ length: cols }, () => rng.normal());
               const p = quantizeRTN(w, rows, cols, { bits, group, symmetric });
               const lin = new QuantLinear(p, arena);
-              assert.equal(lin.usesKernel, path === 'wasm-simd' && (bits === 8 || bits === 4));
+              assert.equal(lin.usesKernel, path === 'wasm-simd');
               const y = new Float32Array(rows), ref = new Float32Array(rows), dense = new Float32Array(rows);
               lin.matvec(x, y);
               qmatvecReference(p, x, ref);
@@ -106,7 +106,7 @@ test('packed matvec: WASM kernel (8 and 4 bits) and reference agree with dequant
 test('bad input gives ZipmlError: bit width, group, shape, NaN, scale overflow', () => {
   const w = new Float32Array(64).fill(0.5);
   const err = (f: () => unknown): void => assert.throws(f, (e) => isZipmlError(e, 'E_ARG'));
-  err(() => quantizeRTN(w, 1, 64, { bits: 5 as QuantBits, group: 32 }));
+  err(() => quantizeRTN(w, 1, 64, { bits: 7 as QuantBits, group: 32 }));
   err(() => quantizeRTN(w, 1, 64, { bits: 4, group: 48 as QuantGroup }));
   err(() => quantizeRTN(w, 2, 64, { bits: 4, group: 32 }));
   const nan = w.slice();
