@@ -186,7 +186,8 @@ export function quantizeGPTQ(w: Float32Array, rows: number, cols: number, hessia
   return gptqCore(w, rows, cols, hessian, opts).packed;
 }
 
-const hessianKey = (l: number, name: LinearName): string => `${l}:${name === 'wk' || name === 'wv' ? 'wq' : name === 'w3' ? 'w1' : name}`;
+/** Key of a layer's Hessian in captureHessians' map (wq/wk/wv and w1/w3 share theirs). */
+export const hessianKey = (l: number, name: LinearName): string => `${l}:${name === 'wk' || name === 'wv' ? 'wq' : name === 'w3' ? 'w1' : name}`;
 
 /** Inputs of every block linear layer (or of block `only`) captured by running `model` over `docs`. */
 export function captureHessians(model: LlamaModel, docs: readonly (readonly number[])[], opts: LongOpOptions = {}, only?: number): Map<string, HessianAccumulator> {
@@ -215,6 +216,8 @@ export interface CalibratedOptions extends LongOpOptions {
    * sequential pass), one calibration pass per block; default false: one fp32 pass for all.
    */
   sequential?: boolean;
+  /** Hessians already captured (captureHessians) on the fp32 model; not with `sequential`. */
+  hessians?: Map<string, HessianAccumulator>;
 }
 
 /**
@@ -229,7 +232,7 @@ export function quantizeWithHessians(
   quantize: (layer: number, name: LinearName, op: DenseLinear, hessian: Float64Array) => QuantLayer,
 ): QuantizedModel {
   const done = new Map<string, QuantLayer>();
-  let hs = opts.sequential ? undefined : captureHessians(model, calibration, { signal: opts.signal });
+  let hs = opts.sequential ? undefined : opts.hessians ?? captureHessians(model, calibration, { signal: opts.signal });
   let cur = model;
   for (let l = 0; l < model.config.nLayers; l++) {
     if (opts.sequential) hs = captureHessians(cur, calibration, { signal: opts.signal }, l);

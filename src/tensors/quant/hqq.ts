@@ -16,9 +16,10 @@ import { ZipmlError, type LongOpOptions } from '../../core/errors.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../core/dtypes.js';
 import type { LlamaModel } from '../llm/model.js';
 import type { QuantizedModel } from './model.js';
-import { groupsPerRow, putCode } from './packed.js';
+import { type PackedMatrix, groupsPerRow, putCode } from './packed.js';
+import { QuantArena, QuantLinear } from './qmatvec.js';
 import { type QuantOptions, checkQuantOptions, emptyPacked } from './rtn.js';
-import { type RealZeroMatrix, dequantizeRealZero, quantizeLayers, realZeroLinear } from './layers.js';
+import { packedBits, quantizeLayers } from './layers.js';
 
 export interface HqqOptions extends Omit<QuantOptions, 'symmetric'> {
   /** The p of the l_p loss; default 0.7 (the paper's). */
@@ -108,13 +109,13 @@ export function hqqDefaults(opts: HqqOptions): Required<Omit<HqqOptions, 'bits' 
 }
 
 /** HQQ of row-major W (rows × cols): integer codes, fp16 scale and fp16 (real) zero per group. */
-export function quantizeHQQ(w: Float32Array, rows: number, cols: number, opts: HqqOptions): RealZeroMatrix {
+export function quantizeHQQ(w: Float32Array, rows: number, cols: number, opts: HqqOptions): PackedMatrix & { zeroF16: Uint16Array } {
   checkQuantOptions(rows, cols, { ...opts, symmetric: false }, w.length);
   for (let i = 0; i < w.length; i++) if (!Number.isFinite(w[i]!)) throw new ZipmlError('E_ARG', `hqq: weight ${i} is ${w[i]}`);
   const o = hqqDefaults(opts);
   const base = emptyPacked(rows, cols, { bits: opts.bits, group: opts.group, symmetric: false });
   const nG = groupsPerRow(cols, base.group), maxq = (1 << base.bits) - 1;
-  const p: RealZeroMatrix = { ...base, zeros: undefined, zeroF16: new Uint16Array(rows * nG) };
+  const p = { ...base, zeros: undefined, zeroF16: new Uint16Array(rows * nG) };
   for (let r = 0; r < rows; r++) {
     for (let g = 0; g < nG; g++) {
       const from = r * cols + g * base.group, to = r * cols + Math.min(cols, (g + 1) * base.group);
@@ -132,8 +133,9 @@ export function quantizeHQQ(w: Float32Array, rows: number, cols: number, opts: H
 
 /** Every block linear layer of `model` HQQ-quantized (no calibration data). */
 export function quantizeModelHQQ(model: LlamaModel, opts: HqqOptions & LongOpOptions): QuantizedModel {
+  const arena = new QuantArena();
   return quantizeLayers(model, 'hqq', opts, (_l, _n, op) => {
     const p = quantizeHQQ(op.weights, op.rows, op.cols, opts);
-    return realZeroLinear(p, dequantizeRealZero(p));
+    return { op: new QuantLinear(p, arena), bits: packedBits(p) };
   });
 }

@@ -7,7 +7,8 @@
  */
 import { ZipmlError } from '../../core/errors.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../core/dtypes.js';
-import type { LinearOp } from '../llm/linear.js';
+import type { DenseLinear, LinearOp } from '../llm/linear.js';
+import type { QuantLayer } from './layers.js';
 import { cholesky, lowerInverse, truncatedSvd } from './linalg.js';
 
 export interface LowRank {
@@ -121,4 +122,22 @@ export class LowRankLinear implements LinearOp {
       out[r] = out[r]! + s;
     }
   }
+}
+
+/** The matrix a layer op computes, read back column by column with unit vectors. */
+export function denseOf(op: LinearOp): Float32Array {
+  const w = new Float32Array(op.rows * op.cols), e = new Float32Array(op.cols), o = new Float32Array(op.rows);
+  for (let c = 0; c < op.cols; c++) {
+    e.fill(0);
+    e[c] = 1;
+    op.matvec(e, o);
+    for (let r = 0; r < op.rows; r++) w[r * op.cols + c] = o[r]!;
+  }
+  return w;
+}
+
+/** A quantized layer plus the rank-r correction of its residual against the fp32 weights `w`. */
+export function withLowRank(base: QuantLayer, w: DenseLinear, rank: number, hessian?: Float64Array): QuantLayer {
+  const lr = lowRankResidual(w.weights, denseOf(base.op), w.rows, w.cols, rank, hessian);
+  return { op: new LowRankLinear(base.op, lr), bits: base.bits + lowRankBits(lr) };
 }

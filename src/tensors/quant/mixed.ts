@@ -121,7 +121,8 @@ export function allocateWidths(sens: readonly LayerSensitivity[], budget: number
 export interface MixedResult extends QuantizedModel {
   /** The chosen width of every layer, with its measured sensitivity. */
   widths: { layer: number; name: LinearName; bits: QuantBits; kl: number }[];
-  sensitivity: LayerSensitivity[];
+  /** The measurement (sensitivities and every candidate layer), reusable for another budget. */
+  measured: ReturnType<typeof measureSensitivity>;
 }
 
 /**
@@ -131,10 +132,17 @@ export interface MixedResult extends QuantizedModel {
 export function quantizeModelMixed(
   model: LlamaModel,
   docs: readonly (readonly number[])[],
-  opts: { budget: number; widths: readonly QuantBits[]; quantize: (layer: number, name: LinearName, op: DenseLinear, bits: QuantBits) => QuantLayer } & LongOpOptions,
+  opts: {
+    budget: number;
+    widths: readonly QuantBits[];
+    quantize: (layer: number, name: LinearName, op: DenseLinear, bits: QuantBits) => QuantLayer;
+    /** A measureSensitivity result to reuse (several budgets, one measurement). */
+    measured?: ReturnType<typeof measureSensitivity>;
+  } & LongOpOptions,
 ): MixedResult {
   if (opts.widths.length === 0) throw new ZipmlError('E_ARG', 'mixed: no candidate widths');
-  const { sensitivity, layers } = measureSensitivity(model, docs, opts.widths, opts.quantize, opts);
+  const measured = opts.measured ?? measureSensitivity(model, docs, opts.widths, opts.quantize, opts);
+  const { sensitivity, layers } = measured;
   const choice = allocateWidths(sensitivity, opts.budget);
   const picked = new Map<string, QuantLayer>();
   let bits = 0, weights = 0;
@@ -146,5 +154,5 @@ export function quantizeModelMixed(
     return { layer: s.layer, name: s.name, bits: o.bits, kl: o.kl };
   });
   const q = model.mapLinears((l, n) => picked.get(`${l}:${n}`)!.op);
-  return { model: q, bitsPerWeight: bits / weights, weights, widths, sensitivity };
+  return { model: q, bitsPerWeight: bits / weights, weights, widths, measured };
 }

@@ -5,7 +5,6 @@ import { isZipmlError } from '../../../src/core/errors.js';
 import { f16BitsToF32 } from '../../../src/core/dtypes.js';
 import { SeededRandom } from '../../../src/core/random.js';
 import { hqqGroup, hqqDefaults, quantizeHQQ, shrinkLp } from '../../../src/tensors/quant/hqq.js';
-import { dequantizeRealZero } from '../../../src/tensors/quant/layers.js';
 import { codeAt, type QuantBits } from '../../../src/tensors/quant/packed.js';
 import { dequantize, quantizeRTN } from '../../../src/tensors/quant/rtn.js';
 
@@ -28,12 +27,12 @@ function heavyTailed(rng: SeededRandom, n: number): Float32Array {
 
 const lpError = (w: Float32Array, q: Float32Array, p: number): number => w.reduce((s, v, i) => s + Math.abs(v - q[i]!) ** p, 0);
 
-test('HQQ beats RTN (zero point, same bits and group) in l_0.7 and l_2 error at 2, 3, 4 and 8 bits', () => {
+test('HQQ beats RTN (zero point, same bits and group) in l_0.7 and l_2 error at every width (2, 3, 4, 5, 6, 8 bits)', () => {
   const rng = new SeededRandom(21);
   const rows = 32, cols = 128;
   const w = heavyTailed(rng, rows * cols);
-  for (const bits of [2, 3, 4, 8] as QuantBits[]) {
-    const h = dequantizeRealZero(quantizeHQQ(w, rows, cols, { bits, group: 32 }));
+  for (const bits of [2, 3, 4, 5, 6, 8] as QuantBits[]) {
+    const h = dequantize(quantizeHQQ(w, rows, cols, { bits, group: 32 }));
     const r = dequantize(quantizeRTN(w, rows, cols, { bits, group: 32, symmetric: false }));
     const [hp, rp, h2, r2] = [lpError(w, h, 0.7), lpError(w, r, 0.7), lpError(w, h, 2), lpError(w, r, 2)];
     assert.ok(hp < rp, `${bits}-bit l0.7: HQQ ${hp} vs RTN ${rp}`);
@@ -60,7 +59,7 @@ test('quantizeHQQ stores fp16 scale and zero and codes consistent with them', ()
   const w = heavyTailed(rng, rows * cols);
   const p = quantizeHQQ(w, rows, cols, { bits: 4, group: 32, updateScale: true });
   assert.equal(p.zeroF16.length, rows * 3);
-  const deq = dequantizeRealZero(p);
+  const deq = dequantize(p);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const gi = r * 3 + Math.floor(c / 32), s = f16BitsToF32(p.scales[gi]!), z = f16BitsToF32(p.zeroF16[gi]!);
