@@ -10,8 +10,9 @@
  * with those weights excluded from the group statistics and treated as exact: their code is the
  * group's zero (contributes 0), and S stores their error-compensated value.
  *
- * S layout (CSR): rowPtr (rows + 1, u32), colIdx (u16 per outlier), values (fp16 per outlier);
- * its storage, 32 (rows + 1) + 32 nnz bits, counts in bits per weight.
+ * S layout (CSR): rowPtr (rows + 1 offsets: u16 while there are fewer than 65,536 outliers, u32
+ * beyond), colIdx (u16 per outlier), values (fp16 per outlier); its storage, 16 or 32 bits per
+ * row + 32 per outlier, counts in bits per weight.
  */
 import { ZipmlError } from '../../core/errors.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../core/dtypes.js';
@@ -27,8 +28,8 @@ import { type QuantOptions, groupParams, quantizeValue } from './rtn.js';
 export interface SparseOutliers {
   rows: number;
   cols: number;
-  /** rows + 1 offsets into colIdx / values. */
-  rowPtr: Uint32Array;
+  /** rows + 1 offsets into colIdx / values (u16 when nnz < 65,536). */
+  rowPtr: Uint16Array | Uint32Array;
   colIdx: Uint16Array;
   /** fp16 bits. */
   values: Uint16Array;
@@ -38,11 +39,12 @@ export interface SparseOutliers {
 export function sparseFromMask(values: Float32Array, mask: Uint8Array, rows: number, cols: number): SparseOutliers {
   if (cols > 65536) throw new ZipmlError('E_ARG', `outliers: ${cols} columns do not fit u16 column indices`);
   if (values.length !== rows * cols || mask.length !== rows * cols) throw new ZipmlError('E_ARG', `outliers: values / mask do not hold ${rows} x ${cols}`);
-  const rowPtr = new Uint32Array(rows + 1);
   let nnz = 0;
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) if (mask[r * cols + c]) nnz++;
-    rowPtr[r + 1] = nnz;
+  for (let i = 0; i < mask.length; i++) if (mask[i]) nnz++;
+  const rowPtr = nnz < 65536 ? new Uint16Array(rows + 1) : new Uint32Array(rows + 1);
+  for (let r = 0, n = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) if (mask[r * cols + c]) n++;
+    rowPtr[r + 1] = n;
   }
   const colIdx = new Uint16Array(nnz), vals = new Uint16Array(nnz);
   for (let r = 0, k = 0; r < rows; r++) {
@@ -56,7 +58,7 @@ export function sparseFromMask(values: Float32Array, mask: Uint8Array, rows: num
 }
 
 /** Storage bits of S. */
-export const sparseBits = (s: SparseOutliers): number => 32 * s.rowPtr.length + 32 * s.colIdx.length;
+export const sparseBits = (s: SparseOutliers): number => 8 * s.rowPtr.BYTES_PER_ELEMENT * s.rowPtr.length + 32 * s.colIdx.length;
 
 /** Bounds-checks S (it may come from outside). */
 export function checkSparse(s: SparseOutliers): void {

@@ -51,7 +51,7 @@ test('Q + S reproduces the dense matrix: kept weights exact, the rest as RTN wit
     op.matvec(x, y);
     new DenseLinear(dense, rows, cols).matvec(x, yd);
     for (let i = 0; i < rows; i++) assert.ok(Math.abs(y[i]! - yd[i]!) < 1e-5, `row ${i}: ${y[i]} vs ${yd[i]}`);
-    assert.equal(sparseBits(s), 32 * (rows + 1) + 32 * 20);
+    assert.equal(sparseBits(s), 16 * (rows + 1) + 32 * 20);
   }
 });
 
@@ -96,7 +96,7 @@ test('GPTQ + outliers: lower layer error than GPTQ alone at 3 bits, bits counted
   const plain = gptqCore(w, rows, cols, acc, opts).packed;
   const out = quantizeGPTQOutliers(w, rows, cols, acc, { ...opts, fraction: 0.01 });
   assert.ok(err(out.op) < 0.7 * err(new QuantLinear(plain, null)), `with outliers ${err(out.op)} vs ${err(new QuantLinear(plain, null))}`);
-  assert.equal(out.bits, bitsPerWeight(plain) * rows * cols + 32 * (rows + 1) + 32 * Math.round(0.01 * rows * cols));
+  assert.equal(out.bits, bitsPerWeight(plain) * rows * cols + 16 * (rows + 1) + 32 * Math.round(0.01 * rows * cols));
 });
 
 test('checkSparse rejects corrupt structures', () => {
@@ -104,6 +104,7 @@ test('checkSparse rejects corrupt structures', () => {
   checkSparse(good);
   const err = (s: typeof good): void => assert.throws(() => checkSparse(s), (e) => isZipmlError(e, 'E_ARG'));
   err({ ...good, rowPtr: new Uint32Array([0, 1]) });
+  err({ ...good, rowPtr: new Uint16Array([1, 1, 2]) });
   err({ ...good, rowPtr: new Uint32Array([0, 2, 1]) });
   err({ ...good, colIdx: new Uint16Array([0, 5]) });
   err({ ...good, values: new Uint16Array(1) });
