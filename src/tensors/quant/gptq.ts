@@ -10,7 +10,7 @@
  * PackedMatrix as RTN's.
  */
 import { ZipmlError, throwIfAborted, type LongOpOptions } from '../../core/errors.js';
-import { f16BitsToF32 } from '../../core/dtypes.js';
+import { f16BitsToF32, f32ToF16Bits } from '../../core/dtypes.js';
 import { type LlamaModel, type LinearName, LINEAR_NAMES } from '../llm/model.js';
 import { DenseLinear } from '../llm/linear.js';
 import { teacherForce } from '../llm/perplexity.js';
@@ -30,6 +30,45 @@ export interface GptqOptions extends QuantOptions {
   actOrder?: boolean;
   /** When group scales / zero points are fitted: 'lazy' (default) or 'static'; see gptqCore. */
   groupFit?: 'lazy' | 'static';
+  /**
+   * Fit each group's range by the reference quantizer's grid search (shrink the min/max range by
+   * 1 − i/100, i < 80, keep the one with the least Σ|w − ŵ|^2.4) instead of plain min/max;
+   * default false.
+   */
+  mse?: boolean;
+}
+
+/**
+ * Scale / zero of a group by the reference GPTQ quantizer's `mse` search: the min/max range
+ * (including 0; symmetric: ±max|w|) shrunk by p = 1 − i/grid for i < maxShrink·grid, keeping the
+ * p with the least Σ |w − ŵ|^norm. Scales are fp16-rounded before the codes are chosen.
+ */
+export function searchGroupParams(w: Float32Array, n: number, bits: number, symmetric: boolean, grid = 100, maxShrink = 0.8, norm = 2.4): { scaleBits: number; zero: number } {
+  const maxq = (1 << bits) - 1, half = 1 << (bits - 1);
+  let lo = 0, hi = 0;
+  for (let i = 0; i < n; i++) {
+    lo = Math.min(lo, w[i]!);
+    hi = Math.max(hi, w[i]!);
+  }
+  const amax = Math.max(-lo, hi);
+  const errOf = (scaleBits: number, zero: number): number => {
+    const s = f16BitsToF32(scaleBits);
+    let err = 0;
+    for (let k = 0; k < n; k++) err += Math.abs(w[k]! - s * (quantizeValue(w[k]!, s, zero, maxq) - zero)) ** norm;
+    return err;
+  };
+  // The plain min/max fit is a candidate too, so the search is never worse than it.
+  let best = groupParams(w, 0, n, bits, symmetric), bestErr = errOf(best.scaleBits, best.zero);
+  if (amax === 0) return best;
+  for (let i = 0; i < Math.floor(maxShrink * grid); i++) {
+    const p = 1 - i / grid;
+    const s0 = symmetric ? (p * amax) / (half - 1) : (p * (hi - lo)) / maxq;
+    const scaleBits = f32ToF16Bits(Math.max(s0, 2 ** -24));
+    const zero = symmetric ? half : Math.min(maxq, Math.max(0, Math.round((-p * lo) / f16BitsToF32(scaleBits))));
+    const err = errOf(scaleBits, zero);
+    if (err < bestErr) [best, bestErr] = [{ scaleBits, zero }, err];
+  }
+  return best;
 }
 
 /** Σ x xᵀ over captured inputs (cols × cols, double) and how many were added. */
@@ -135,7 +174,7 @@ export function gptqCore(w: Float32Array, rows: number, cols: number, hessian: F
     for (let r = 0; r < rows; r++) {
       let n = 0;
       for (let c = c0; c < c1; c++) if (!keep || !keep[r * cols + c]) buf[n++] = src(r, c);
-      const prm = groupParams(buf, 0, n, p.bits, p.symmetric);
+      const prm = opts.mse ? searchGroupParams(buf, n, p.bits, p.symmetric) : groupParams(buf, 0, n, p.bits, p.symmetric);
       p.scales[r * nG + g] = prm.scaleBits;
       if (p.zeros) p.zeros[r * nG + g] = prm.zero;
       scale[r * nG + g] = f16BitsToF32(prm.scaleBits);

@@ -5,9 +5,10 @@ import { isZipmlError } from '../../../src/core/errors.js';
 import { SeededRandom } from '../../../src/core/random.js';
 import { DenseLinear } from '../../../src/tensors/llm/linear.js';
 import { lastDocs, textDocuments } from '../../../src/tensors/llm/perplexity.js';
-import { HessianAccumulator, actOrder, captureHessians, gptqCore, quantizeGPTQ } from '../../../src/tensors/quant/gptq.js';
+import { HessianAccumulator, actOrder, captureHessians, gptqCore, quantizeGPTQ, searchGroupParams } from '../../../src/tensors/quant/gptq.js';
 import type { QuantBits, QuantGroup } from '../../../src/tensors/quant/packed.js';
-import { dequantize, quantizeRTN } from '../../../src/tensors/quant/rtn.js';
+import { dequantize, groupParams, quantizeRTN, quantizeValue } from '../../../src/tensors/quant/rtn.js';
+import { f16BitsToF32 } from '../../../src/core/dtypes.js';
 import { MODEL, TEXT, TOKENIZER, have, loadModel, loadText, loadTokenizer } from '../llm/util.js';
 
 /** Σ_r Δ_r H Δ_rᵀ with Δ = W − Ŵ: ‖(W − Ŵ)X‖² up to the factor 2/n inside H. */
@@ -128,6 +129,31 @@ test('act-order GPTQ on correlated inputs with one dominant column beats RTN and
   const eg = reconError(w, dequantize(quantizeGPTQ(w, rows, cols, h, opts)), rows, cols, h);
   const er = reconError(w, dequantize(quantizeRTN(w, rows, cols, opts)), rows, cols, h);
   assert.ok(ea < eg && eg < er, `act-order ${ea}, in order ${eg}, RTN ${er}`);
+});
+
+test('mse range search: lower Σ|w − ŵ|^2.4 than min/max on heavy-tailed groups, and GPTQ with it still beats RTN', () => {
+  const rng = new SeededRandom(15);
+  const n = 32;
+  let better = 0;
+  for (let t = 0; t < 50; t++) {
+    const w = Float32Array.from({ length: n }, () => rng.normal() * (rng.float() < 0.05 ? 6 : 1));
+    for (const symmetric of [true, false]) {
+      const err = (prm: { scaleBits: number; zero: number }): number => {
+        const s = f16BitsToF32(prm.scaleBits);
+        return w.reduce((a, v) => a + Math.abs(v - s * (quantizeValue(v, s, prm.zero, 7) - prm.zero)) ** 2.4, 0);
+      };
+      const es = err(searchGroupParams(w, n, 3, symmetric)), em = err(groupParams(w, 0, n, 3, symmetric));
+      assert.ok(es <= em * (1 + 1e-6), `search ${es} vs min/max ${em}`);
+      if (es < em * 0.99) better++;
+    }
+  }
+  assert.ok(better > 50, `search strictly better on ${better} of 100 groups`);
+  const h = new Float64Array(64 * 64);
+  for (let i = 0; i < 64; i++) h[i * 64 + i] = 1;
+  const w = Float32Array.from({ length: 4 * 64 }, () => rng.normal());
+  const g = dequantize(quantizeGPTQ(w, 4, 64, h, { bits: 3, group: 32, symmetric: false, mse: true }));
+  const r = dequantize(quantizeRTN(w, 4, 64, { bits: 3, group: 32, symmetric: false }));
+  assert.ok(reconError(w, g, 4, 64, h) < reconError(w, r, 4, 64, h));
 });
 
 test('gptq rejects a wrong Hessian size, bad damping, and a block that splits groups', () => {

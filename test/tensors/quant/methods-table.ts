@@ -9,7 +9,7 @@ import { lastDocs, logProb, textDocuments } from '../../../src/tensors/llm/perpl
 import { argmax } from '../../../src/tensors/llm/sampler.js';
 import type { LlamaModel } from '../../../src/tensors/llm/model.js';
 import type { QuantizedModel } from '../../../src/tensors/quant/model.js';
-import { captureHessians } from '../../../src/tensors/quant/gptq.js';
+import { HessianAccumulator, captureHessians } from '../../../src/tensors/quant/gptq.js';
 import { type MethodOptions, type QuantMethod, quantizeModelMethod, quantizeModelMixedMethod } from '../../../src/tensors/quant/methods.js';
 import type { MixedResult } from '../../../src/tensors/quant/mixed.js';
 import type { QuantBits, QuantGroup } from '../../../src/tensors/quant/packed.js';
@@ -83,6 +83,13 @@ function run(label: string, f: () => QuantizedModel): QuantizedModel | undefined
   console.log(`| ${label} | ${q.bitsPerWeight.toFixed(3)} | ${c.perplexity.toFixed(3)} | ${d >= 0 ? '+' : ''}${d.toFixed(1)}% | ${c.klMean.toFixed(4)} | ${(100 * c.top1FlipRate).toFixed(1)}% | ${t.toFixed(1)} |`);
   return q;
 }
+// H = I for every layer: GPTQ without error feedback, i.e. RTN codes with GPTQ's group fitting.
+const identity = new Map([...hessians].map(([k, a]) => {
+  const i = new HessianAccumulator(a.cols);
+  for (let c = 0; c < a.cols; c++) i.h[c * a.cols + c] = 0.5;
+  i.count = 1;
+  return [k, i];
+}));
 const m = (method: QuantMethod, o: MethodOptions) => (): QuantizedModel => quantizeModelMethod(loadModel(), method, calib, { hessians, ...o });
 
 let measured: MixedResult['measured'] | undefined;
@@ -100,13 +107,19 @@ for (const bits of [4, 3, 2] as QuantBits[]) {
   run(`GPTQ ${bits}-bit zero point`, m('gptq', zp));
   run(`GPTQ ${bits}-bit zero point act-order`, m('gptq', act));
   if (bits === 4) run(`GPTQ ${bits}-bit zero point act-order static groups`, m('gptq', { ...act, groupFit: 'static' }));
+  const best = { ...act, mse: true };
+  run(`RTN ${bits}-bit sym, mse range search`, m('gptq', { ...b, symmetric: true, mse: true, hessians: identity }));
+  run(`RTN ${bits}-bit zero point, mse range search`, m('gptq', { ...zp, mse: true, hessians: identity }));
+  run(`GPTQ ${bits}-bit sym act-order mse`, m('gptq', { ...b, symmetric: true, actOrder: true, mse: true }));
+  run(`GPTQ ${bits}-bit zero point act-order mse`, m('gptq', best));
   run(`GPTQ+outliers 1% ${bits}-bit zero point act-order`, m('gptq-outliers', act));
-  if (bits === 3) run(`GPTQ+outliers 3% ${bits}-bit zero point act-order`, m('gptq-outliers', { ...act, fraction: 0.03 }));
-  run(`GPTQ ${bits}-bit zero point act-order + rank-2 (H-weighted)`, m('gptq', { ...act, lowRank: 2 }));
-  if (bits === 4) run(`GPTQ ${bits}-bit zero point act-order + rank-2 (plain SVD)`, m('gptq', { ...act, lowRank: 2, lowRankWeighted: false }));
+  run(`GPTQ+outliers 1% ${bits}-bit zero point act-order mse`, m('gptq-outliers', best));
+  if (bits === 3) run(`GPTQ+outliers 3% ${bits}-bit zero point act-order mse`, m('gptq-outliers', { ...best, fraction: 0.03 }));
+  run(`GPTQ ${bits}-bit zero point act-order mse + rank-2 (H-weighted)`, m('gptq', { ...best, lowRank: 2 }));
+  if (bits === 4) run(`GPTQ ${bits}-bit zero point act-order mse + rank-2 (plain SVD)`, m('gptq', { ...best, lowRank: 2, lowRankWeighted: false }));
   const budget = (bits === 2 ? 2.5 : bits) + (group === 32 ? 0.771 : 0.5);
-  const q = run(`mixed GPTQ zero point act-order, widths {2,3,4,5,6,8}, budget ${budget.toFixed(3)}`, () =>
-    quantizeModelMixedMethod(loadModel(), 'gptq', calib, { ...act, hessians, budget, widths: [2, 3, 4, 5, 6, 8], sensitivityDocs: 6, measured })) as MixedResult | undefined;
+  const q = run(`mixed GPTQ zero point act-order mse, widths {2,3,4,5,6,8}, budget ${budget.toFixed(3)}`, () =>
+    quantizeModelMixedMethod(loadModel(), 'gptq', calib, { ...best, hessians, budget, widths: [2, 3, 4, 5, 6, 8], sensitivityDocs: 6, measured })) as MixedResult | undefined;
   if (q) {
     measured = q.measured;
     const hist = new Map<number, number>();
