@@ -4,6 +4,8 @@
  * documents); calibration: the first ~C tokens of the same file (disjoint). Hessians are captured
  * once on the fp32 model and shared by the calibrated rows (their time is printed separately).
  * Run: npm run build && node dist/test/tensors/quant/methods-table.js [E=8000] [C=20000] [row filter regexp] [group=32]
+ * With the filter `calib-sweep`: RTN / HQQ at 8, 6, 5 bits, then 4-bit GPTQ rows for calibration
+ * sizes 500 .. 50,000 tokens, instead.
  */
 import { lastDocs, logProb, textDocuments } from '../../../src/tensors/llm/perplexity.js';
 import { argmax } from '../../../src/tensors/llm/sampler.js';
@@ -17,16 +19,21 @@ import { loadModel, loadText, loadTokenizer } from '../llm/util.js';
 
 const evalTokens = Number(process.argv[2] ?? 8000);
 const calibTokens = Number(process.argv[3] ?? 20000);
-const filter = new RegExp(process.argv[4] ?? '.');
+const sweep = process.argv[4] === 'calib-sweep';
+const filter = new RegExp(sweep ? '.' : process.argv[4] ?? '.');
 const group = Number(process.argv[5] ?? 32) as QuantGroup;
 const tok = loadTokenizer();
 const text = loadText();
 const docs = lastDocs(textDocuments(tok, text.slice(text.length - 40 * evalTokens)), evalTokens);
-const calib: number[][] = [];
-for (let n = 0, all = textDocuments(tok, text.slice(0, 40 * calibTokens)), i = 0; n < calibTokens && i < all.length; i++) {
-  calib.push(all[i]!);
-  n += all[i]!.length - 1;
+function firstDocs(budget: number): number[][] {
+  const out: number[][] = [];
+  for (let n = 0, all = textDocuments(tok, text.slice(0, 40 * budget)), i = 0; n < budget && i < all.length; i++) {
+    out.push(all[i]!);
+    n += all[i]!.length - 1;
+  }
+  return out;
 }
+const calib = firstDocs(sweep ? 0 : calibTokens);
 const count = (d: number[][]): number => d.reduce((s, x) => s + x.length - 1, 0);
 const fp32 = loadModel();
 let t0 = performance.now();
@@ -91,6 +98,27 @@ const identity = new Map([...hessians].map(([k, a]) => {
   return [k, i];
 }));
 const m = (method: QuantMethod, o: MethodOptions) => (): QuantizedModel => quantizeModelMethod(loadModel(), method, calib, { hessians, ...o });
+
+if (sweep) {
+  for (const bits of [8, 6, 5] as QuantBits[]) {
+    run(`RTN ${bits}-bit zero point`, () => quantizeModelMethod(loadModel(), 'rtn', [], { bits, group, symmetric: false }));
+    run(`HQQ ${bits}-bit (zero only, reference)`, () => quantizeModelMethod(loadModel(), 'hqq', [], { bits, group, updateScale: false }));
+    run(`HQQ ${bits}-bit (+scale, default)`, () => quantizeModelMethod(loadModel(), 'hqq', [], { bits, group }));
+  }
+  for (const size of [500, 2000, 5000, 20000, 50000]) {
+    const c = firstDocs(size);
+    t0 = performance.now();
+    const hs = captureHessians(fp32, c);
+    const tc = ((performance.now() - t0) / 1000).toFixed(1);
+    const g = (o: MethodOptions) => (): QuantizedModel => quantizeModelMethod(loadModel(), 'gptq', c, { hessians: hs, ...o });
+    const b = { bits: 4 as const, group };
+    run(`calibration ${count(c)} tokens (capture ${tc} s): GPTQ 4-bit sym`, g({ ...b, symmetric: true }));
+    run(`calibration ${count(c)} tokens: GPTQ 4-bit sym act-order mse`, g({ ...b, symmetric: true, actOrder: true, mse: true }));
+    run(`calibration ${count(c)} tokens: GPTQ 4-bit zero point`, g({ ...b, symmetric: false }));
+    run(`calibration ${count(c)} tokens: GPTQ 4-bit zero point act-order mse`, g({ ...b, symmetric: false, actOrder: true, mse: true }));
+  }
+  process.exit(0);
+}
 
 let measured: MixedResult['measured'] | undefined;
 for (const bits of [4, 3, 2] as QuantBits[]) {
