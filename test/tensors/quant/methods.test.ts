@@ -54,3 +54,14 @@ test('stories260K: mixed precision measures every layer at each width and meets 
   assert.ok(q.widths.some((w) => w.bits === 8) && q.widths.some((w) => w.bits === 2));
   assert.throws(() => quantizeModelMixedMethod(loadModel(), 'rtn', calib, { bits: 2, group: 32, budget: 2 }), (e) => isZipmlError(e, 'E_ARG'));
 });
+
+test('stories260K: an aborted signal stops every method with E_ABORTED', (t) => {
+  if (!have(t, MODEL)) return;
+  const ac = new AbortController();
+  ac.abort();
+  const calib = [[1, 2, 3, 4, 5]];
+  for (const method of ['rtn', 'hqq', 'gptq', 'gptq-outliers'] as const) {
+    assert.throws(() => quantizeModelMethod(loadModel(), method, calib, { bits: 4, group: 32, signal: ac.signal }), (e) => isZipmlError(e, 'E_ABORTED'), method);
+  }
+  assert.throws(() => quantizeModelMixedMethod(loadModel(), 'rtn', calib, { bits: 4, group: 32, budget: 8, signal: ac.signal }), (e) => isZipmlError(e, 'E_ABORTED'));
+});
