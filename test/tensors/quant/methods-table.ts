@@ -5,7 +5,7 @@
  * once on the fp32 model and shared by the calibrated rows (their time is printed separately).
  * Run: npm run build && node dist/test/tensors/quant/methods-table.js [E=8000] [C=20000] [row filter regexp] [group=32]
  * With the filter `calib-sweep`: RTN / HQQ at 8, 6, 5 bits, then 4-bit GPTQ rows for calibration
- * sizes 500 .. 50,000 tokens, instead.
+ * sizes 500 .. 50,000 tokens, instead; with `sensitivity`: each layer's KL when it alone is 3-bit.
  */
 import { lastDocs, logProb, textDocuments } from '../../../src/tensors/llm/perplexity.js';
 import { argmax } from '../../../src/tensors/llm/sampler.js';
@@ -19,7 +19,7 @@ import { loadModel, loadText, loadTokenizer } from '../llm/util.js';
 
 const evalTokens = Number(process.argv[2] ?? 8000);
 const calibTokens = Number(process.argv[3] ?? 20000);
-const sweep = process.argv[4] === 'calib-sweep';
+const sweep = process.argv[4] === 'calib-sweep', sens = process.argv[4] === 'sensitivity';
 const filter = new RegExp(sweep ? '.' : process.argv[4] ?? '.');
 const group = Number(process.argv[5] ?? 32) as QuantGroup;
 const tok = loadTokenizer();
@@ -99,6 +99,15 @@ const identity = new Map([...hessians].map(([k, a]) => {
 }));
 const m = (method: QuantMethod, o: MethodOptions) => (): QuantizedModel => quantizeModelMethod(loadModel(), method, calib, { hessians, ...o });
 
+if (sens) {
+  // Per-layer KL at 3 bits (GPTQ zero point act-order mse, each layer alone), as mixed precision measures it.
+  const q = quantizeModelMixedMethod(loadModel(), 'gptq', calib, { bits: 3, group, symmetric: false, actOrder: true, mse: true, hessians, budget: 99, widths: [3], sensitivityDocs: 6 });
+  const kl = q.measured.sensitivity.map((x) => ({ at: `${x.layer}.${x.name}`, kl: x.options[0]!.kl })).sort((a, b) => b.kl - a.kl);
+  const sum = kl.reduce((a, x) => a + x.kl, 0);
+  console.log(`sum of per-layer KL ${sum.toFixed(4)}; top 5 share ${(100 * kl.slice(0, 5).reduce((a, x) => a + x.kl, 0) / sum).toFixed(1)}%`);
+  console.log(kl.map((x) => `${x.at} ${x.kl.toFixed(4)}`).join(', '));
+  process.exit(0);
+}
 if (sweep) {
   for (const bits of [8, 6, 5] as QuantBits[]) {
     run(`RTN ${bits}-bit zero point`, () => quantizeModelMethod(loadModel(), 'rtn', [], { bits, group, symmetric: false }));
