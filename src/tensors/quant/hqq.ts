@@ -90,7 +90,7 @@ export function hqqGroup(w: ArrayLike<number>, from: number, to: number, bits: n
       const den = n * sqq - sq * sq;
       const a = den > 0 ? (n * sqt - sq * st) / den : 0;
       if (a > 0) {
-        inv = 1 / a;
+        inv = Math.min(1 / a, 2e4); // the same clamp as the start: keeps the scale an fp16 normal
         zero = -((st - a * sq) / n) * inv;
       }
     } else {
