@@ -75,11 +75,15 @@ export function registerLlmCommands(program: Command): void {
     .option('--bits <n>', 'bits per code', intArg(1, 32), 4)
     .option('--group <n>', 'weights per scale: 32, 64 or 128', intArg(1, 1 << 20), 64)
     .option('--zero-point', 'store a zero point per group (asymmetric codes)')
+    .option('--outliers <fraction>', 'gptq-outliers: fraction of weights kept in fp16 (default 0.01)', parseFloat)
+    .option('--rank <r>', 'add a rank-r fp16 correction of each layer\'s quantization residual', intArg(1, 4096))
+    .option('--budget <bits>', 'mixed: bits per weight over the linear layers (default --bits + 0.5)', parseFloat)
+    .option('--tables <scope>', 'kmeans: one value table per "row" (default) or per "group"')
     .option('--calib <file>', 'calibration text (documents from its start are used)')
     .option('--calib-tokens <n>', 'calibration tokens', intArg(1, 1 << 24), 2000)
     .option('--tokenizer <file>', 'vocabulary (llama2.c tokenizer.bin or tok512-c64.bin); stored in the output')
     .option('-f, --force', 'replace an existing output file')
-    .action(async (input: string, o: { output: string; ggufType?: string; method: string; bits: number; group: number; zeroPoint?: boolean; calib?: string; calibTokens: number; tokenizer?: string; force?: boolean }) => {
+    .action(async (input: string, o: { output: string; ggufType?: string; method: string; bits: number; group: number; zeroPoint?: boolean; outliers?: number; rank?: number; budget?: number; tables?: string; calib?: string; calibTokens: number; tokenizer?: string; force?: boolean }) => {
       const method = quantMethod(o.method);
       const target = /\.gguf$/i.test(o.output) ? 'gguf' : /\.onnx$/i.test(o.output) ? 'onnx' : 'zipml';
       const ggufType = target === 'gguf' ? ggufTypeOf(o.ggufType, o.bits) : undefined;
@@ -96,7 +100,13 @@ export function registerLlmCommands(program: Command): void {
       } else if (method.needsCalibration) throw new ZipmlError('E_ARG', `--method ${method.name} needs calibration text: pass --calib <file>`);
       const bar = progressBar(`quantize ${basename(input)}`, 1, 'layers');
       const t0 = performance.now();
-      const q = quantizeModel(m.model, method.name, { bits: o.bits as QuantBits, group: o.group as QuantGroup, symmetric: !o.zeroPoint, calibration, onProgress: bar.update });
+      if (o.outliers !== undefined && !(o.outliers > 0 && o.outliers < 1)) throw new ZipmlError('E_ARG', `--outliers ${o.outliers} is not a fraction in (0, 1)`);
+      if (o.budget !== undefined && !(o.budget > 0 && o.budget <= 32)) throw new ZipmlError('E_ARG', `--budget ${o.budget} is not a number of bits in (0, 32]`);
+      if (o.tables !== undefined && o.tables !== 'row' && o.tables !== 'group') throw new ZipmlError('E_ARG', `--tables ${o.tables} is not "row" or "group"`);
+      const q = quantizeModel(m.model, method.name, {
+        bits: o.bits as QuantBits, group: o.group as QuantGroup, symmetric: !o.zeroPoint, calibration, onProgress: bar.update,
+        outliers: o.outliers, rank: o.rank, budget: o.budget, tables: o.tables as 'row' | 'group' | undefined,
+      });
       bar.stop();
       const seconds = (performance.now() - t0) / 1000;
       if (target === 'gguf') {
@@ -118,7 +128,7 @@ export function registerLlmCommands(program: Command): void {
       }
       const size = await writeQuantizedModel(o.output, q.model, {
         overwrite: o.force, tokenizer: tok,
-        method: { name: method.name, bits: o.bits, group: o.group, zeroPoint: !!o.zeroPoint, calibrationTokens: calibration ? calibration.reduce((s, d) => s + d.length - 1, 0) : 0 },
+        method: { name: method.name, bits: o.bits, group: o.group, zeroPoint: !!o.zeroPoint, ...(o.outliers ? { outliers: o.outliers } : {}), ...(o.rank ? { rank: o.rank } : {}), ...(o.budget ? { budget: o.budget } : {}), calibrationTokens: calibration ? calibration.reduce((s, d) => s + d.length - 1, 0) : 0 },
         source: { file: basename(input) },
       });
       console.log(`${input}: ${method.name} ${o.bits}-bit g${o.group}${o.zeroPoint ? ' zero point' : ''} in ${seconds.toFixed(2)} s; ${storageLine(modelStorage(q.model))}; ${size} bytes${tok ? '' : ' (no tokenizer stored)'}; wrote ${o.output}`);

@@ -49,7 +49,13 @@ export { quantizeKMeans, quantizeModelKMeans, weightedKMeans1D } from './quant/k
 export { qmatmulReference, tableMatmulReference, linearMatmul, type BatchLinearOp } from './quant/qmatmul.js';
 export { QuantLinear, QuantArena, qmatvecReference } from './quant/qmatvec.js';
 export { quantizeModelRTN } from './quant/model.js';
-export { quantizeGPTQ, captureHessians, quantizeModelGPTQ, HessianAccumulator } from './quant/gptq.js';
+export { quantizeGPTQ, captureHessians, quantizeModelGPTQ, HessianAccumulator, gptqCore, actOrder, searchGroupParams, quantizeWithHessians, hessianKey, type GptqOptions, type CalibratedOptions } from './quant/gptq.js';
+export { quantizeHQQ, quantizeModelHQQ, type HqqOptions } from './quant/hqq.js';
+export { OutlierLinear, quantizeGPTQOutliers, quantizeModelGPTQOutliers, outlierSaliency, sparseFromMask, type SparseOutliers } from './quant/outliers.js';
+export { LowRankLinear, lowRankResidual, withLowRank, type LowRank } from './quant/lowrank.js';
+export { truncatedSvd } from './quant/linalg.js';
+export { measureSensitivity, allocateWidths, quantizeModelMixed, type MixedResult } from './quant/mixed.js';
+export { quantizeModelMethod, quantizeModelMixedMethod, layerQuantizer, type MethodOptions } from './quant/methods.js';
 export { QUANT_METHODS, quantMethod, quantizeModel, methodSupportsBits, checkBitsAndGroup, type QuantMethod, type QuantizeOptions } from './quant/registry.js';
 export { encodeQuantizedModel, decodeQuantizedModel, writeQuantizedModel, readQuantizedModel, LAYER_CODECS, QUANT_MODEL_KIND, type LayerCodec } from './quant/file.js';
 export { openModelBytes, disjointSlices, firstSlice, lastSlice } from './quant/pipeline.js';

@@ -17,6 +17,8 @@ import { DenseLinear, type LinearOp } from '../llm/linear.js';
 import { LINEAR_NAMES, LlamaModel, type LinearName, type LlamaBlock } from '../llm/model.js';
 import { Llama2cTokenizer } from '../llm/tokenizer.js';
 import { TableLinear, tableFromSections, tableSections } from './table.js';
+import { OutlierLinear, type SparseOutliers, checkSparse } from './outliers.js';
+import { type LowRank, LowRankLinear } from './lowrank.js';
 import { type PackedMatrix, QUANT_BITS, QUANT_GROUPS, type QuantBits, type QuantGroup, groupsPerRow, rowBytesFor } from './packed.js';
 import { QuantArena, QuantLinear } from './qmatvec.js';
 
@@ -107,8 +109,94 @@ const tableCodec: LayerCodec = {
   decode: (meta, read, rows, cols, arena) => new TableLinear(tableFromSections(meta, read, rows, cols), arena),
 };
 
+const bytesOf = (a: Uint16Array | Uint32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/** fp16 bits from a section, every value finite. */
+function finiteF16(bytes: Uint8Array, what: string): Uint16Array {
+  const h = new Uint16Array(bytes.slice().buffer);
+  for (let i = 0; i < h.length; i++) if ((h[i]! & 0x7c00) === 0x7c00) bad(`${what} has a non-finite fp16 at element ${i}`);
+  return h;
+}
+
+/** A wrapped layer (the base of outliers / low-rank): its codec's meta under `base`, sections under "base.". */
+function encodeBase(op: LinearOp): { meta: JsonObject; sections: Record<string, Uint8Array> } {
+  const codec = LAYER_CODECS.find((x) => x.owns(op));
+  if (!codec) throw new ZipmlError('E_ARG', `${WHAT}: a ${op.constructor.name} base layer has no layer codec`);
+  const { meta, sections } = codec.encode(op);
+  const out: Record<string, Uint8Array> = {};
+  for (const [k, v] of Object.entries(sections)) out[`base.${k}`] = v;
+  return { meta: { kind: codec.kind, ...meta }, sections: out };
+}
+
+const PLAIN_KINDS = ['packed', 'table', 'f32'];
+
+/**
+ * The base of a wrapper, of one of `allowed` kinds: outliers wrap a plain layer, a low-rank
+ * correction wraps a plain layer or outliers, so nesting is at most two deep.
+ */
+function decodeBase(meta: JsonObject, read: SectionReader, rows: number, cols: number, arena: QuantArena, allowed: readonly string[]): LinearOp {
+  const m = meta['base'];
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) return bad('a wrapped layer has no "base" object');
+  const codec = LAYER_CODECS.find((x) => x.kind === m['kind']);
+  if (!codec || !allowed.includes(codec.kind)) return bad(`base layer kind ${JSON.stringify(m['kind'])} is not one of ${allowed.join(', ')}`);
+  return codec.decode(m, (name, length) => read(`base.${name}`, length), rows, cols, arena);
+}
+
+/** SpQR-style outliers: a base layer plus a CSR side matrix of fp16 values (outliers.ts). */
+const outlierCodec: LayerCodec = {
+  kind: 'outliers',
+  owns: (op) => op instanceof OutlierLinear,
+  encode(op) {
+    const o = op as OutlierLinear, sp = o.sparse, b = encodeBase(o.base);
+    return {
+      meta: { base: b.meta, nnz: sp.colIdx.length, rowPtr: sp.rowPtr instanceof Uint16Array ? 'u16' : 'u32' },
+      sections: { ...b.sections, row_ptr: bytesOf(sp.rowPtr), col_idx: bytesOf(sp.colIdx), values: bytesOf(sp.values) },
+    };
+  },
+  decode(meta, read, rows, cols, arena) {
+    const base = decodeBase(meta, read, rows, cols, arena, PLAIN_KINDS);
+    const { nnz, rowPtr: kind } = meta;
+    if (typeof nnz !== 'number' || !Number.isInteger(nnz) || nnz < 0 || nnz > rows * cols) bad(`outlier count ${String(nnz)} is not an integer in 0..${rows * cols}`);
+    if (kind !== 'u16' && kind !== 'u32') bad(`row offsets ${JSON.stringify(kind)} are not "u16" or "u32"`);
+    if (kind === 'u16' && (nnz as number) > 0xffff) bad(`${String(nnz)} outliers do not fit u16 row offsets`);
+    const w = kind === 'u16' ? 2 : 4;
+    const ptr = read('row_ptr', w * (rows + 1)).slice().buffer;
+    const sparse: SparseOutliers = {
+      rows, cols,
+      rowPtr: kind === 'u16' ? new Uint16Array(ptr) : new Uint32Array(ptr),
+      colIdx: new Uint16Array(read('col_idx', 2 * (nnz as number)).slice().buffer),
+      values: finiteF16(read('values', 2 * (nnz as number)), 'outlier values'),
+    };
+    try {
+      checkSparse(sparse);
+    } catch (e) {
+      if (e instanceof ZipmlError) bad(e.message);
+      throw e;
+    }
+    return new OutlierLinear(base, sparse);
+  },
+};
+
+/** A base layer plus a rank-r fp16 correction U·V of its residual (lowrank.ts). */
+const lowRankCodec: LayerCodec = {
+  kind: 'lowrank',
+  owns: (op) => op instanceof LowRankLinear,
+  encode(op) {
+    const o = op as LowRankLinear, b = encodeBase(o.base);
+    return { meta: { base: b.meta, rank: o.lr.rank }, sections: { ...b.sections, u: bytesOf(o.lr.u), v: bytesOf(o.lr.v) } };
+  },
+  decode(meta, read, rows, cols, arena) {
+    const base = decodeBase(meta, read, rows, cols, arena, [...PLAIN_KINDS, 'outliers']);
+    const { rank } = meta;
+    if (typeof rank !== 'number' || !Number.isInteger(rank) || rank < 1 || rank > Math.min(rows, cols)) bad(`rank ${String(rank)} is not an integer in 1..${Math.min(rows, cols)}`);
+    const r = rank as number;
+    const lr: LowRank = { rows, cols, rank: r, u: finiteF16(read('u', 2 * rows * r), 'low-rank U'), v: finiteF16(read('v', 2 * r * cols), 'low-rank V') };
+    return new LowRankLinear(base, lr);
+  },
+};
+
 /** Layer kinds the file knows, by tag. Later LinearOp kinds add an entry (before fp32). */
-export const LAYER_CODECS: LayerCodec[] = [packedCodec, tableCodec, fp32Codec];
+export const LAYER_CODECS: LayerCodec[] = [outlierCodec, lowRankCodec, packedCodec, tableCodec, fp32Codec];
 
 export interface QuantFileOptions {
   /** Stored so the file runs without a separate vocabulary (in llama2.c's tokenizer.bin layout). */

@@ -8,6 +8,7 @@
 import { ZipmlError } from '../../core/errors.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../core/dtypes.js';
 import type { DenseLinear, LinearOp } from '../llm/linear.js';
+import { linearStorageBits } from '../llm/compare.js';
 import type { QuantLayer } from './layers.js';
 import { cholesky, lowerInverse, truncatedSvd } from './linalg.js';
 
@@ -121,6 +122,11 @@ export class LowRankLinear implements LinearOp {
       for (let k = 0; k < rank; k++) s += this.uf[r * rank + k]! * t[k]!;
       out[r] = out[r]! + s;
     }
+  }
+
+  /** Bits stored: the base layer's and the fp16 factors'. */
+  get storageBits(): number {
+    return linearStorageBits(this.base) + lowRankBits(this.lr);
   }
 }
 

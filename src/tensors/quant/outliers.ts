@@ -17,6 +17,7 @@
 import { ZipmlError } from '../../core/errors.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../core/dtypes.js';
 import type { LinearOp } from '../llm/linear.js';
+import { linearStorageBits } from '../llm/compare.js';
 import type { LlamaModel } from '../llm/model.js';
 import type { QuantizedModel } from './model.js';
 import { groupsPerRow } from './packed.js';
@@ -95,6 +96,11 @@ export class OutlierLinear implements LinearOp {
   matvec(x: Float32Array, out: Float32Array): void {
     this.base.matvec(x, out);
     sparseMatvecAdd(this.sparse, x, out);
+  }
+
+  /** Bits stored: the base layer's and the side matrix's (offsets, indices, fp16 values). */
+  get storageBits(): number {
+    return linearStorageBits(this.base) + sparseBits(this.sparse);
   }
 }
 

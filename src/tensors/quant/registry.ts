@@ -7,10 +7,10 @@
  */
 import { ZipmlError, type LongOpOptions } from '../../core/errors.js';
 import type { LlamaModel } from '../llm/model.js';
-import { quantizeModelGPTQ } from './gptq.js';
 import { quantizeModelKMeans } from './kmeans.js';
+import { type MethodOptions, quantizeModelMethod, quantizeModelMixedMethod } from './methods.js';
 import type { TableBits } from './table.js';
-import { type QuantizedModel, quantizeModelRTN } from './model.js';
+import type { QuantizedModel } from './model.js';
 import { QUANT_BITS, QUANT_GROUPS, type QuantBits, type QuantGroup } from './packed.js';
 import type { QuantOptions } from './rtn.js';
 
@@ -23,8 +23,10 @@ export interface QuantizeOptions extends QuantOptions, LongOpOptions {
   damp?: number;
   /** GPTQ: columns per lazy batch (default 128). */
   blockSize?: number;
-  /** GPTQ: quantize columns in order of decreasing diag(H). */
+  /** GPTQ: quantize columns in order of decreasing diag(H) (default true). */
   actOrder?: boolean;
+  /** GPTQ: the reference quantizer's search for each group's range (default true). */
+  mse?: boolean;
   /** Fraction of weights kept in fp16 as sparse outliers (SpQR-style), e.g. 0.01. */
   outliers?: number;
   /** Rank of a low-rank correction of the quantization residual. */
@@ -48,18 +50,35 @@ export interface QuantMethod {
   quantize(model: LlamaModel, opts: QuantizeOptions): QuantizedModel;
 }
 
+/** GPTQ's options as the targets were measured: act-order and the reference's range search on. */
+const gptqDefaults = (opts: QuantizeOptions): MethodOptions => ({
+  ...opts, actOrder: opts.actOrder ?? true, mse: opts.mse ?? true, lowRank: opts.rank, fraction: opts.outliers,
+});
+
 export const QUANT_METHODS: QuantMethod[] = [
   {
     name: 'rtn',
     description: 'round to nearest, per group (the baseline)',
     needsCalibration: false,
-    quantize: (model, opts) => quantizeModelRTN(model, opts),
+    quantize: (model, opts) => quantizeModelMethod(model, 'rtn', opts.calibration ?? [], { ...opts, lowRank: opts.rank, lowRankWeighted: false }),
+  },
+  {
+    name: 'hqq',
+    description: 'HQQ: calibration-free half-quadratic fit of scale and fp16 zero point under an l_p loss (Badri & Shaji 2023)',
+    needsCalibration: false,
+    quantize: (model, opts) => quantizeModelMethod(model, 'hqq', opts.calibration ?? [], { ...opts, symmetric: false, lowRank: opts.rank, lowRankWeighted: false }),
   },
   {
     name: 'gptq',
-    description: 'GPTQ: column-wise quantization with Hessian-weighted error feedback (Frantar et al. 2022)',
+    description: 'GPTQ: column-wise quantization with Hessian-weighted error feedback, act-order and range search on by default (Frantar et al. 2022)',
     needsCalibration: true,
-    quantize: (model, opts) => quantizeModelGPTQ(model, opts.calibration!, opts),
+    quantize: (model, opts) => quantizeModelMethod(model, 'gptq', opts.calibration!, gptqDefaults(opts)),
+  },
+  {
+    name: 'gptq-outliers',
+    description: 'GPTQ with SpQR-style outliers: the most salient weights (--outliers, default 1%) kept in fp16 in a sparse side matrix',
+    needsCalibration: true,
+    quantize: (model, opts) => quantizeModelMethod(model, 'gptq-outliers', opts.calibration!, gptqDefaults(opts)),
   },
   {
     name: 'kmeans',
@@ -69,6 +88,12 @@ export const QUANT_METHODS: QuantMethod[] = [
     quantize: (model, opts) => quantizeModelKMeans(model, opts.calibration!, {
       bits: opts.bits as TableBits, scope: opts.tables === 'group' ? opts.group : 'row', signal: opts.signal, onProgress: opts.onProgress,
     }),
+  },
+  {
+    name: 'mixed',
+    description: 'mixed precision: GPTQ widths 2/3/4/8 per layer from measured KL sensitivity under a bits-per-weight budget (--budget, default --bits + 0.5)',
+    needsCalibration: true,
+    quantize: (model, opts) => quantizeModelMixedMethod(model, 'gptq', opts.calibration!, { ...gptqDefaults(opts), budget: opts.budget ?? opts.bits + 0.5 }),
   },
 ];
 

@@ -1,4 +1,5 @@
 /** The method registry, text slices, and the evaluation: greedy agreement and bits per weight. */
+import { quantizeModelMethod } from '../../../src/tensors/quant/methods.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isZipmlError } from '../../../src/core/errors.js';
@@ -22,12 +23,15 @@ test('registry: rtn and gptq are entries; quantizeModel runs them and refuses wh
   assert.equal(known.get('rtn'), false);
   assert.equal(known.get('gptq'), true);
   assert.equal(known.get('kmeans'), true);
+  assert.equal(known.get('hqq'), false);
+  assert.equal(known.get('gptq-outliers'), true);
+  assert.equal(known.get('mixed'), true);
   const calib = firstSlice(tok, text, 400).docs;
   // Through the registry each method gives exactly what its own entry point gives.
   const a = quantizeModel(fp32(), 'rtn', { bits: 4, group: 32, symmetric: false });
   const b = quantizeModelRTN(fp32(), { bits: 4, group: 32, symmetric: false });
   const g1 = quantizeModel(fp32(), 'gptq', { bits: 3, group: 64, calibration: calib });
-  const g2 = quantizeModelGPTQ(fp32(), calib, { bits: 3, group: 64 });
+  const g2 = quantizeModelMethod(fp32(), 'gptq', calib, { bits: 3, group: 64, actOrder: true, mse: true });
   for (const [x, y] of [[a, b], [g1, g2]] as const) {
     assert.equal(x.bitsPerWeight, y.bitsPerWeight);
     x.model.weights.blocks.forEach((blk, l) => assert.deepEqual((blk.w2 as QuantLinear).packed.codes, (y.model.weights.blocks[l]!.w2 as QuantLinear).packed.codes));
@@ -35,7 +39,7 @@ test('registry: rtn and gptq are entries; quantizeModel runs them and refuses wh
   assert.throws(() => quantizeModel(fp32(), 'gptq', { bits: 4, group: 32 }), (e) => isZipmlError(e, 'E_ARG') && /gptq needs calibration/.test(e.message));
   assert.throws(() => quantizeModel(fp32(), 'rtn', { bits: 7 as 4, group: 32 }), (e) => isZipmlError(e, 'E_ARG') && /7-bit width cannot be held.*supported: 8, 6, 5, 4, 3, 2/.test(e.message));
   assert.throws(() => quantizeModel(fp32(), 'rtn', { bits: 4, group: 48 as 32 }), (e) => isZipmlError(e, 'E_ARG') && /group 48/.test(e.message));
-  assert.throws(() => quantMethod('awq'), (e) => isZipmlError(e, 'E_ARG') && /unknown quantization method 'awq' \(known: rtn, gptq, kmeans\b/.test(e.message));
+  assert.throws(() => quantMethod('awq'), (e) => isZipmlError(e, 'E_ARG') && /unknown quantization method 'awq' \(known: rtn, hqq, gptq, gptq-outliers, kmeans, mixed\)/.test(e.message));
 });
 
 test('slices: calibration from the start, evaluation from the end, disjoint, in text order', () => {

@@ -11,7 +11,8 @@ import { LlamaModel } from '../../../src/tensors/llm/model.js';
 import { DenseLinear } from '../../../src/tensors/llm/linear.js';
 import { decodeQuantizedModel, encodeQuantizedModel, readQuantizedModel, writeQuantizedModel } from '../../../src/tensors/quant/file.js';
 import { QuantLinear } from '../../../src/tensors/quant/qmatvec.js';
-import { quantizeModel } from '../../../src/tensors/quant/registry.js';
+import { quantizeModel, type QuantizeOptions } from '../../../src/tensors/quant/registry.js';
+import { modelStorage } from '../../../src/tensors/llm/compare.js';
 import { firstSlice } from '../../../src/tensors/quant/pipeline.js';
 import { fuzzDecoder } from '../../util/mutate.js';
 import { syntheticCheckpoint, syntheticText, syntheticTokenizer } from './synthetic.js';
@@ -68,6 +69,32 @@ test('round trip: value-table layers (k-means) and fp16 zero points', () => {
   const l = fb.model.weights.blocks[0]!.wq as QuantLinear;
   assert.equal(l.packed.zeros, undefined);
   assert.deepEqual(l.packed.zeroF16, (f16.weights.blocks[0]!.wq as QuantLinear).packed.zeroF16);
+});
+
+test('round trip: HQQ, GPTQ with outliers, low-rank corrections, mixed widths', () => {
+  const tok = syntheticTokenizer();
+  const calib = firstSlice(tok, syntheticText(40), 600).docs;
+  const cases: [string, QuantizeOptions, string][] = [
+    ['hqq', { bits: 3, group: 32 }, 'packed'],
+    ['gptq-outliers', { bits: 3, group: 32, outliers: 0.02 }, 'outliers'],
+    ['rtn', { bits: 4, group: 32, symmetric: false, rank: 2 }, 'lowrank'],
+    ['gptq-outliers', { bits: 4, group: 64, rank: 1 }, 'lowrank'],
+    ['mixed', { bits: 3, group: 32, budget: 4 }, 'packed'],
+  ];
+  for (const [method, o, kind] of cases) {
+    const q = quantizeModel(fp32(), method, { ...o, calibration: calib });
+    const back = decodeQuantizedModel(encodeQuantizedModel(q.model, { tokenizer: tok }));
+    assert.deepEqual(run(back.model), run(q.model), `${method} ${JSON.stringify(o)}`);
+    assert.equal(Object.values(back.meta.layers).filter((k) => k === kind).length, 14, `${method}: layer kinds ${JSON.stringify(back.meta.layers)}`);
+    assert.equal(modelStorage(back.model).linearBits, modelStorage(q.model).linearBits);
+  }
+  // Outliers wrap a plain layer only (a low-rank correction may wrap outliers, not the reverse).
+  const q = quantizeModel(fp32(), 'gptq-outliers', { bits: 3, group: 32, calibration: calib });
+  const bytes = rewrite(encodeQuantizedModel(q.model), (m) => {
+    const l = (m['layers'] as JsonObject)['0.wq'] as JsonObject;
+    (l['base'] as JsonObject)['kind'] = 'outliers';
+  });
+  assert.throws(() => decodeQuantizedModel(bytes), (e) => isZipmlError(e, 'E_CORRUPT') && /base layer kind "outliers"/.test(e.message));
 });
 
 test('an fp32 model (and a separate classifier) round trips exactly; the file holds no tokenizer when none is given', () => {
