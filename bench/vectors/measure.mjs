@@ -6,17 +6,22 @@ import { K } from '../vectors-codecs/lib.mjs';
 import { bestTime, TIMING } from './sweep.mjs';
 
 /**
- * `one(q, ids)`: search query q alone and write its K ids at ids[q*K ..]. `batch(n)` (optional):
+ * `one(q, ids)` (or `oneAsync`, awaited): search query q alone and write its K ids at ids[q*K ..]. `batch(n)` (optional):
  * search the first n queries in one call and return their ids (n x K, any integer-valued typed
  * array). Recall is the batch search's where there is one, else the loop's; both are kept (the
  * loop's only when its passes covered every query: with a batch search, a slow loop is timed on
  * the first queries only).
  */
-export async function measurePoint(ds, truth, { one, batch }) {
+export async function measurePoint(ds, truth, { one, oneAsync, batch }) {
   const loopIds = new Int32Array(ds.nq * K).fill(-1);
-  const loop = (n) => {
-    for (let q = 0; q < n; q++) one(q, loopIds);
-  };
+  // oneAsync: a library whose search returns a promise (LanceDB); awaited one query at a time.
+  const loop = oneAsync
+    ? async (n) => {
+      for (let q = 0; q < n; q++) await oneAsync(q, loopIds);
+    }
+    : (n) => {
+      for (let q = 0; q < n; q++) one(q, loopIds);
+    };
   const warm = Math.min(TIMING.warmup, ds.nq);
   const l = await bestTime(loop, warm, ds.nq, Boolean(batch));
   const out = { ...rates('loop', l), loopRecall: l.queries === ds.nq ? recallAtK(loopIds, truth, ds.nq, K) : undefined };

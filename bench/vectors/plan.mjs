@@ -48,7 +48,7 @@ export const TRAIN_PER_LIST = 64;
  * bytes per vector there, and with SQ8 (784 bytes) plus the IVF centroids (132 bytes per vector
  * at nlist 379) and ids no configuration would fit in a quarter of that (821 bytes).
  */
-const CHOICES = {
+export const PQ_CHOICES = {
   mnist: { m4: 56, m8: 28, opq: false, unrefinedPQ: true, refine: 'SQ6', compact: 'IVF32,PQ28x4fs,Refine(SQ8)' },
   nmslib8: { m4: 8, m8: 4, opq: true, unrefinedPQ: true },
   cohere768: { m4: 96, m8: 48, opq: false, unrefinedPQ: true },
@@ -63,7 +63,7 @@ const CHOICES = {
  * target compares against, or 'rabitq'), `trainRows` (rows of the base both sides train on).
  */
 export function indexPlan(ds) {
-  const c = CHOICES[ds.name];
+  const c = PQ_CHOICES[ds.name];
   const refine = c.refine ?? 'SQ8';
   const n = nlistOf(ds.nb);
   const ivf = `IVF${n}`;

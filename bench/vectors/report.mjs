@@ -10,6 +10,7 @@ export const CONTENDERS = [
   { who: 'Faiss Flat', of: (r) => r.library === 'faiss' && r.family === 'flat' },
   { who: 'hnswlib-node', of: (r) => r.library === 'hnswlib-node' },
   { who: 'usearch f16', of: (r) => r.library === 'usearch' },
+  { who: 'LanceDB IVF_PQ', of: (r) => r.library === 'lancedb' },
 ];
 const PEERS = CONTENDERS.slice(1);
 
@@ -176,12 +177,12 @@ function cliMarkdown(c) {
 export function summaryMarkdown(result) {
   const m = result.machine;
   const head = [
-    '# bench/vectors: zipml indexes beside Faiss, hnswlib-node and usearch',
+    '# bench/vectors: zipml indexes beside Faiss, hnswlib-node, usearch and LanceDB',
     '',
     ...(result.complete === false ? ['**Incomplete: the run was still going (or was stopped) after these datasets.**', ''] : []),
     `Command: \`${result.command}\` (${Math.round(result.seconds)} s). Machine: ${m.cpu}, ${m.cores} cores **shared with other jobs during the run** (load average ${m.loadAverageAtStart.toFixed(2)} at start), ${m.platform}, Node ${m.node}, zipml kernels ${m.zipmlKernels}, Faiss ${m.faiss} (Debian python3-faiss, generic x86-64), Python ${m.python}, commit ${m.commit}.`,
     '',
-    'Every library on one thread. "loop": one query per call over all queries; "batch": all queries in one call (hnswlib-node has none). QPS is the best of up to 3 timed passes after a warm-up. Bytes per vector: serialized index size / n (zipml `saveIndex`, `faiss.serialize_index`, the saved hnswlib / usearch file).',
+    'Every library on one thread. "loop": one query per call over all queries; "batch": all queries in one call (hnswlib-node has none). QPS is the best of up to 3 timed passes after a warm-up. Bytes per vector: serialized index size / n (zipml `saveIndex`, `faiss.serialize_index`, the saved hnswlib / usearch file, the LanceDB table directory with its vectors).',
     '',
     '## Targets (MNIST and the 200,000 × 128 synthetic set)',
     '',
