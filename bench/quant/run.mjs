@@ -75,8 +75,9 @@ for (const name of methodNames) {
       for (const mode of modes) {
         const row = { method: name, bits, group, mode };
         if (!methodSupportsBits(method, bits)) {
-          rows.push({ ...row, skipped: `the packed format cannot hold ${bits}-bit codes yet` });
-          console.log(`${name} ${bits}-bit g${group} ${mode}: skipped (format cannot hold ${bits}-bit codes yet)`);
+          const why = method.bits ? `${name} makes ${method.bits.join('/')}-bit codes only` : `the packed format cannot hold ${bits}-bit codes`;
+          rows.push({ ...row, skipped: why });
+          console.log(`${name} ${bits}-bit g${group} ${mode}: skipped (${why})`);
           continue;
         }
         t0 = performance.now();
