@@ -150,7 +150,7 @@ const env = {
 const md = [
   '# bench/quant: weight quantizers on stories260K',
   '',
-  `Command: \`${quick ? 'node bench/quant/run.mjs --quick' : 'npm run bench:quant'}\` (${env.date}, Node ${env.node}, kernels ${env.kernels}, ${env.cpus} cores shared with other jobs: times are indicative).`,
+  `Command: \`${['node bench/quant/run.mjs', ...process.argv.slice(2)].join(' ')}\` (${env.date}, Node ${env.node}, kernels ${env.kernels}, ${env.cpus} cores shared with other jobs: times are indicative).`,
   '',
   `Model: stories260K restored from the shared copy (SHA-256 ${STORIES260K_SHA256}). Quantized: the 35 block linear layers (226,560 weights); the token embedding / shared classifier and the norms stay fp32.`,
   `Evaluation: characters ${evaluation.start}..${evaluation.end} of tinystories_val.txt (its end; ${evaluation.docs.length} documents, ${evaluation.tokens} scored tokens). Calibration (GPTQ and other calibrated methods): characters ${calibration.start}..${calibration.end} (its start; ${calibration.docs.length} documents, ${calibration.tokens} tokens). Disjoint.`,
