@@ -12,7 +12,7 @@
 import { ZipmlError, throwIfAborted, type LongOpOptions } from '../../core/errors.js';
 import type { DenseLinear } from '../llm/linear.js';
 import { type LinearName, type LlamaModel, LINEAR_NAMES } from '../llm/model.js';
-import { teacherForce } from '../llm/perplexity.js';
+import { compareToTrace, referenceTrace } from '../llm/compare.js';
 import type { QuantizedModel } from './model.js';
 import type { QuantBits } from './packed.js';
 import type { QuantLayer } from './layers.js';
@@ -32,28 +32,6 @@ export interface LayerSensitivity {
   options: WidthOption[];
 }
 
-function logSoftmaxInto(logits: Float32Array, out: Float64Array, at: number): void {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) if (logits[i]! > max) max = logits[i]!;
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! - max);
-  const lse = max + Math.log(sum);
-  for (let i = 0; i < logits.length; i++) out[at + i] = logits[i]! - lse;
-}
-
-/** Mean KL of `model` against fp32 log-probabilities `ref` (positions × vocab) over `docs`. */
-function meanKl(model: LlamaModel, docs: readonly (readonly number[])[], ref: Float64Array, opts: LongOpOptions): number {
-  const V = model.config.vocabSize, lp = new Float64Array(V);
-  let pos = 0, kl = 0;
-  teacherForce(model, docs, (logits) => {
-    logSoftmaxInto(logits, lp, 0);
-    const o = pos * V;
-    for (let t = 0; t < V; t++) kl += Math.exp(ref[o + t]!) * (ref[o + t]! - lp[t]!);
-    pos++;
-  }, { signal: opts.signal });
-  return kl / pos;
-}
-
 /**
  * Quantizes every layer at every width with `quantize` and measures each alone against fp32 on
  * `docs`. Returns the sensitivities and the quantized layers (reused by the final model).
@@ -65,12 +43,10 @@ export function measureSensitivity(
   quantize: (layer: number, name: LinearName, op: DenseLinear, bits: QuantBits) => QuantLayer,
   opts: LongOpOptions = {},
 ): { sensitivity: LayerSensitivity[]; layers: Map<string, QuantLayer> } {
-  const V = model.config.vocabSize;
   const positions = docs.reduce((s, d) => s + Math.max(0, d.length - 1), 0);
   if (positions === 0) throw new ZipmlError('E_ARG', 'mixed: sensitivity needs calibration documents of 2 or more tokens');
-  const ref = new Float64Array(positions * V);
-  let pos = 0;
-  teacherForce(model, docs, (logits) => logSoftmaxInto(logits, ref, V * pos++), { signal: opts.signal });
+  // The fp32 log-probabilities once; each candidate is scored against them (mean KL).
+  const trace = referenceTrace(model, docs, { signal: opts.signal });
   const layers = new Map<string, QuantLayer>();
   const sensitivity: LayerSensitivity[] = [];
   const total = model.config.nLayers * LINEAR_NAMES.length * widths.length;
@@ -83,7 +59,7 @@ export function measureSensitivity(
         const q = quantize(l, name, op, bits);
         layers.set(`${l}:${name}:${bits}`, q);
         const one = model.mapLinears((ll, n, o) => (ll === l && n === name ? q.op : o));
-        options.push({ bits, storageBits: q.bits, kl: meanKl(one, docs, ref, opts) });
+        options.push({ bits, storageBits: q.bits, kl: compareToTrace(trace, one, { signal: opts.signal }).klMean });
         opts.onProgress?.(layers.size, total);
       }
       sensitivity.push({ layer: l, name, weights: op.rows * op.cols, options });

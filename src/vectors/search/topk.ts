@@ -31,6 +31,22 @@ function before(va: number, la: number, vb: number, lb: number): boolean {
   return va < vb || (va === vb && la < lb);
 }
 
+/** Puts (value, label) at the root of the max-heap in v/l[0..n) and sifts it down. */
+function siftDown(v: Float64Array, l: Float64Array, n: number, value: number, label: number): void {
+  let i = 0;
+  for (;;) {
+    const a = 2 * i + 1;
+    if (a >= n) break;
+    const c = a + 1 < n && before(v[a]!, l[a]!, v[a + 1]!, l[a + 1]!) ? a + 1 : a;
+    if (!before(value, label, v[c]!, l[c]!)) break;
+    v[i] = v[c]!;
+    l[i] = l[c]!;
+    i = c;
+  }
+  v[i] = value;
+  l[i] = label;
+}
+
 export class TopK implements Collector {
   readonly k: number;
   private readonly vals: Float64Array;
@@ -70,18 +86,7 @@ export class TopK implements Collector {
       l[i] = label;
     } else {
       if (!before(value, label, v[0]!, l[0]!)) return;
-      let i = 0;
-      for (;;) {
-        const a = 2 * i + 1;
-        if (a >= k) break;
-        const c = a + 1 < k && before(v[a]!, l[a]!, v[a + 1]!, l[a + 1]!) ? a + 1 : a;
-        if (!before(value, label, v[c]!, l[c]!)) break;
-        v[i] = v[c]!;
-        l[i] = l[c]!;
-        i = c;
-      }
-      v[i] = value;
-      l[i] = label;
+      siftDown(v, l, k, value, label);
     }
     if (this.n === k) this.threshold = v[0]!;
   }
@@ -95,18 +100,7 @@ export class TopK implements Collector {
       const tv = values[end]!, tl = labels[end]!;
       values[end] = values[0]!;
       labels[end] = labels[0]!;
-      let i = 0;
-      for (;;) {
-        const a = 2 * i + 1;
-        if (a >= end) break;
-        const c = a + 1 < end && before(values[a]!, labels[a]!, values[a + 1]!, labels[a + 1]!) ? a + 1 : a;
-        if (!before(tv, tl, values[c]!, labels[c]!)) break;
-        values[i] = values[c]!;
-        labels[i] = labels[c]!;
-        i = c;
-      }
-      values[i] = tv;
-      labels[i] = tl;
+      siftDown(values, labels, end, tv, tl);
     }
     return { values, labels };
   }
