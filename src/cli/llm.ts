@@ -112,7 +112,7 @@ export function registerLlmCommands(program: Command): void {
       if (target === 'gguf') {
         // RTN symmetric 8/4-bit codes in groups of 32 move into Q8_0/Q4_0 blocks as they are;
         // any other layer is dequantized and quantized by ggml's reference algorithm.
-        const t = await needTokenizer(input, m, o.tokenizer, 'a GGUF file (it carries the vocabulary)');
+        const t = tok ?? (await needTokenizer(input, m, o.tokenizer, 'a GGUF file (it carries the vocabulary)'));
         const g = await exportGguf(q.model, t, { type: ggufType! });
         await writeFileAtomic(o.output, g.bytes, { overwrite: o.force });
         const fallbacks = g.report.filter((r) => r.fallback);
