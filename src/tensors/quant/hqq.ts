@@ -6,11 +6,14 @@
  *   W_e ← shrink_p(W − s(Q − z), β)        generalized soft-thresholding of the l_p prox
  *   z   ← mean(Q − (W − W_e)/s)            closed form of the quadratic sub-problem
  *   β   ← κβ
- * starting from the min/max affine grid, stopping when the mean absolute error stops falling,
- * and keeping the best iterate. The reference implementation moves only the zero point; here the
- * quadratic sub-problem is also solved for the scale by default (a least-squares line through
- * (Q, W − W_e)); `updateScale: false` gives the reference's zero-only update. Scale and zero point are stored in fp16 (the zero point is real, not an
- * integer code), and the codes are recomputed with the fp16-rounded pair.
+ * starting from the min/max affine grid. Defaults follow the reference (mobiusml/hqq,
+ * optimize_weights_proximal with its quantize config): p 0.7, β 10, κ 1.01, 20 iterations, the
+ * zero point moves and the scale stays, the starting zero is rounded at 4 bits, and the loop
+ * stops for the whole matrix at once when its mean |error| stops falling (the last grid that
+ * lowered it is kept). Groups are consecutive input columns (the reference's axis=1).
+ * Options beyond the reference: `updateScale` (the quadratic sub-problem solved for the scale too),
+ * `earlyStop: 'group'`, and `zero: 'u8'` (an integer zero point in a byte, RTN's storage). Scales
+ * are stored in fp16 and so is a real zero point; the codes are recomputed with the stored grid.
  */
 import { ZipmlError, type LongOpOptions } from '../../core/errors.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../core/dtypes.js';

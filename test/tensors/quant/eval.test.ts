@@ -39,7 +39,7 @@ test('registry: rtn and gptq are entries; quantizeModel runs them and refuses wh
   assert.throws(() => quantizeModel(fp32(), 'gptq', { bits: 4, group: 32 }), (e) => isZipmlError(e, 'E_ARG') && /gptq needs calibration/.test(e.message));
   assert.throws(() => quantizeModel(fp32(), 'rtn', { bits: 7 as 4, group: 32 }), (e) => isZipmlError(e, 'E_ARG') && /7-bit width cannot be held.*supported: 8, 6, 5, 4, 3, 2/.test(e.message));
   assert.throws(() => quantizeModel(fp32(), 'rtn', { bits: 4, group: 48 as 32 }), (e) => isZipmlError(e, 'E_ARG') && /group 48/.test(e.message));
-  assert.throws(() => quantMethod('awq'), (e) => isZipmlError(e, 'E_ARG') && /unknown quantization method 'awq' \(known: rtn, hqq, gptq, gptq-outliers, kmeans, mixed\)/.test(e.message));
+  assert.throws(() => quantMethod('awq'), (e) => isZipmlError(e, 'E_ARG') && /unknown quantization method 'awq' \(known: rtn, hqq, hqq-u8, gptq, gptq-outliers, kmeans, mixed\)/.test(e.message));
 });
 
 test('slices: calibration from the start, evaluation from the end, disjoint, in text order', () => {

@@ -12,6 +12,12 @@ import { SeededRandom } from '../../../src/core/random.js';
 import { hqqDefaults, hqqGroup, hqqMatrix, hqqStep, quantizeHQQ, shrinkLp } from '../../../src/tensors/quant/hqq.js';
 import { bitsPerWeight, codeAt, type QuantBits } from '../../../src/tensors/quant/packed.js';
 import { dequantize, quantizeRTN } from '../../../src/tensors/quant/rtn.js';
+import { LlamaModel } from '../../../src/tensors/llm/model.js';
+import { quantizeModelMethod } from '../../../src/tensors/quant/methods.js';
+import type { QuantizedModel } from '../../../src/tensors/quant/model.js';
+import type { QuantLinear } from '../../../src/tensors/quant/qmatvec.js';
+import { quantizeModel } from '../../../src/tensors/quant/registry.js';
+import { syntheticCheckpoint } from './synthetic.js';
 
 test('shrinkLp: soft-thresholding at p = 1, the generalized threshold |x|^(p-1)/β below 1', () => {
   assert.equal(shrinkLp(0.5, 10, 1), 0.4);
@@ -143,4 +149,18 @@ test('quantizeHQQ rejects NaN weights and bad knobs', () => {
   err(() => quantizeHQQ(w, 1, 64, { bits: 7 as QuantBits, group: 32 }));
   err(() => quantizeHQQ(w, 1, 64, { bits: 4, group: 32, zero: 'u4' as 'u8' }));
   err(() => quantizeHQQ(w, 1, 64, { bits: 4, group: 32, earlyStop: 'row' as 'group' }));
+});
+
+test('registry: hqq moves zero and scale with fp16 zeros; hqq-u8 stores RTN\'s byte zeros (same bits per weight); symmetric is ignored', () => {
+  const fp32 = (): LlamaModel => LlamaModel.fromLlama2c(syntheticCheckpoint(3));
+  const codes = (q: QuantizedModel): Uint8Array[] => q.model.weights.blocks.map((b) => (b.w1 as QuantLinear).packed.codes);
+  const viaRegistry = quantizeModel(fp32(), 'hqq', { bits: 3, group: 32, symmetric: true });
+  const direct = quantizeModelMethod(fp32(), 'hqq', [], { bits: 3, group: 32, updateScale: true });
+  assert.equal(viaRegistry.bitsPerWeight, direct.bitsPerWeight);
+  assert.deepEqual(codes(viaRegistry), codes(direct));
+  assert.notDeepEqual(codes(viaRegistry), codes(quantizeModelMethod(fp32(), 'hqq', [], { bits: 3, group: 32 })));
+  const u8 = quantizeModel(fp32(), 'hqq-u8', { bits: 3, group: 32 });
+  assert.ok((u8.model.weights.blocks[0]!.w1 as QuantLinear).packed.zeros instanceof Uint8Array);
+  assert.equal(u8.bitsPerWeight, quantizeModel(fp32(), 'rtn', { bits: 3, group: 32, symmetric: false }).bitsPerWeight);
+  assert.ok(u8.bitsPerWeight < viaRegistry.bitsPerWeight);
 });
