@@ -71,8 +71,10 @@ export interface HqqGroup {
 }
 
 /** Inverse scale and zero point of the min/max grid of w[from..to) (the reference's start). */
-function minMaxStart(w: ArrayLike<number>, from: number, to: number, maxq: number, roundZero: boolean): { inv: number; zero: number } {
-  let lo = Infinity, hi = -Infinity;
+function minMaxStart(w: ArrayLike<number>, from: number, to: number, maxq: number, o: HqqSettings): { inv: number; zero: number } {
+  // An integer zero must stay a code, so its range includes 0 (RTN's zero-point grid).
+  const int = o.zero === 'u8';
+  let lo = int ? 0 : Infinity, hi = int ? 0 : -Infinity;
   for (let i = from; i < to; i++) {
     lo = Math.min(lo, w[i]!);
     hi = Math.max(hi, w[i]!);
@@ -80,7 +82,7 @@ function minMaxStart(w: ArrayLike<number>, from: number, to: number, maxq: numbe
   // As the reference: the inverse scale, 1 for (near-)flat groups, clamped to stay an fp16 normal.
   const inv = hi - lo <= 1e-4 ? 1 : Math.min(maxq / (hi - lo), 2e4);
   const zero = -lo * inv;
-  return { inv, zero: roundZero ? Math.round(zero) : zero };
+  return { inv, zero: int ? Math.min(maxq, Math.round(zero)) : o.roundZero ? Math.round(zero) : zero };
 }
 
 /**
@@ -143,8 +145,7 @@ export function hqqStep(w: ArrayLike<number>, from: number, to: number, maxq: nu
 /** HQQ of one group w[from..to) on its own (per-group early stop); its grid before fp16 rounding. */
 export function hqqGroup(w: ArrayLike<number>, from: number, to: number, bits: number, o: HqqSettings): HqqGroup {
   const maxq = (1 << bits) - 1, n = to - from;
-  let { inv, zero } = minMaxStart(w, from, to, maxq, o.roundZero || o.zero === 'u8');
-  if (o.zero === 'u8') zero = Math.min(maxq, Math.max(0, zero));
+  let { inv, zero } = minMaxStart(w, from, to, maxq, o);
   let best = { inv, zero, err: Infinity }, beta = o.beta, it = 0;
   const q = new Float64Array(n), t = new Float64Array(n), next = { inv, zero };
   // iters updates; the grid each one starts from is measured and the best measured grid kept.
@@ -172,9 +173,7 @@ export function hqqMatrix(w: ArrayLike<number>, rows: number, cols: number, bits
   };
   for (let k = 0; k < N; k++) {
     const [from, to] = span(k);
-    const s = minMaxStart(w, from, to, maxq, o.roundZero || o.zero === 'u8');
-    inv[k] = s.inv;
-    zero[k] = o.zero === 'u8' ? Math.min(maxq, Math.max(0, s.zero)) : s.zero;
+    ({ inv: inv[k], zero: zero[k] } = minMaxStart(w, from, to, maxq, o));
   }
   const bestInv = inv.slice(), bestZero = zero.slice();
   const q = new Float64Array(group), t = new Float64Array(group), next = { inv: 0, zero: 0 };
