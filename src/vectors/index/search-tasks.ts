@@ -5,6 +5,7 @@
  */
 import { loadIndex } from './file.js';
 import { IdSet } from '../search/filter.js';
+import { checkFinite } from '../linalg.js';
 import type { VectorIndex } from './vector-index.js';
 import type { WireParams } from './parallel.js';
 
@@ -30,7 +31,9 @@ export function searchLane(
     const a = Atomics.add(next, 0, step);
     if (a >= nq) return keys;
     const b = Math.min(nq, a + step);
-    const r = index.search(queries.subarray(a * d, b * d), k, params);
+    const part = queries.subarray(a * d, b * d);
+    checkFinite(part, d, 'searchAsync', a);
+    const r = index.search(part, k, params);
     distances.set(r.distances, a * k);
     ids.set(r.ids, a * k);
     if (r.keys) keys.push([a, r.keys]);
