@@ -107,19 +107,29 @@ export const SHA256_OFFLOAD_MIN = 512 << 10;
 
 /**
  * Bytes reach the hashing thread through a ring of slots in shared memory: the caller copies into
- * a slot (pages stay mapped, so the copy runs at memcpy speed; posting or transferring fresh
- * buffers measured 0.7-1.5 GB/s here, no faster than hashing inline) and posts only the slot's
- * number. A slot is owned (1) from the moment a hash takes it until the thread has hashed it (0).
+ * the next slot (pages stay mapped, so the copy runs at memcpy speed) and marks it ready; the
+ * thread takes slots in ring order, hashes them and frees them. Only Atomics pass between the
+ * two: a postMessage per slot cost the caller more than the copy on this machine (a message
+ * wakes the other thread through the event loop, and a loaded machine deschedules the sender).
+ * Slot states: 0 free, 2 ready; per slot, the hash id and the byte count (-1: digest request).
+ * A side notifies only when the other says it sleeps (WAITING flags; both sides store, then load,
+ * with sequentially consistent Atomics, so a wake-up cannot be lost; waits are timed anyway).
+ * Each update() posts every slot it fills, so no slot is held across an await and concurrent
+ * hashes share the ring without waiting on each other.
  */
 const SLOTS = 8;
-const SLOT_BYTES = 1 << 20;
+const SLOT_BYTES = 2 << 20;
+const READY = 2;
+// Int32 indices after the slot states: the hashing thread waits / the caller waits.
+const THREAD_WAITS = SLOTS;
+const CALLER_WAITS = SLOTS + 1;
 
 interface HashThread {
   ring: Uint8Array;
   state: Int32Array;
-  /** Slots taken and not yet posted, one at most per live hash (more would risk waiting on them). */
-  open: number;
-  post(msg: { id: number; slot?: number; length?: number }): void;
+  meta: Int32Array;
+  /** Next slot to fill (the thread hashes them in this order). */
+  next: number;
   /** Keeps the process alive until the digest asked for arrives (a hash abandoned midway holds nothing). */
   hold(): void;
   waiters: Map<number, { resolve(hex: string): void; reject(e: Error): void }>;
@@ -127,37 +137,41 @@ interface HashThread {
 }
 let hashThread: Promise<HashThread | null> | undefined;
 
-// Plain CommonJS evaluated in the worker: hash objects by id; a message with a slot hashes it and
-// frees it, one without asks for the digest.
+// Plain CommonJS evaluated in the worker: waits for the next slot, hashes it into the hash of its
+// id, frees it; a digest request answers by message. The timed wait lets a terminating thread go.
 const HASH_WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const ring = new Uint8Array(workerData.ring), state = new Int32Array(workerData.state), size = workerData.slotBytes;
+const { slots, slotBytes } = workerData;
+const ring = new Uint8Array(workerData.ring), state = new Int32Array(workerData.state), meta = new Int32Array(workerData.meta);
 const live = new Map();
-parentPort.on('message', ({ id, slot, length }) => {
+for (let next = 0; ; next = (next + 1) % slots) {
+  let v;
+  while ((v = Atomics.load(state, next)) !== ${READY}) {
+    Atomics.store(state, ${THREAD_WAITS}, 1);
+    if (Atomics.load(state, next) === v) Atomics.wait(state, next, v, 1000);
+    Atomics.store(state, ${THREAD_WAITS}, 0);
+  }
+  const id = meta[2 * next], length = meta[2 * next + 1];
   let h = live.get(id);
   if (!h) { h = createHash('sha256'); live.set(id, h); }
-  if (slot !== undefined) {
-    h.update(ring.subarray(slot * size, slot * size + length));
-    Atomics.store(state, slot, 0);
-    Atomics.notify(state, slot);
-    return;
-  }
-  live.delete(id);
-  parentPort.postMessage({ id, hex: h.digest('hex') });
-});`;
+  if (length >= 0) h.update(ring.subarray(next * slotBytes, next * slotBytes + length));
+  else { live.delete(id); parentPort.postMessage({ id, hex: h.digest('hex') }); }
+  Atomics.store(state, next, 0);
+  if (Atomics.load(state, ${CALLER_WAITS}) === 1) Atomics.notify(state, next);
+}`;
 
 async function startHashThread(): Promise<HashThread | null> {
   const g = globalThis as { process?: { versions?: { node?: string } } };
   if (!g.process?.versions?.node || typeof SharedArrayBuffer !== 'function') return null;
   try {
     const { Worker } = await import('node:worker_threads');
-    const ring = new SharedArrayBuffer(SLOTS * SLOT_BYTES), state = new SharedArrayBuffer(4 * SLOTS);
+    const ring = new SharedArrayBuffer(SLOTS * SLOT_BYTES), state = new SharedArrayBuffer(4 * SLOTS + 8), meta = new SharedArrayBuffer(8 * SLOTS);
     let held = 0; // digests awaited
-    const w = new Worker(HASH_WORKER_SOURCE, { eval: true, workerData: { ring, state, slotBytes: SLOT_BYTES } });
+    const w = new Worker(HASH_WORKER_SOURCE, { eval: true, workerData: { ring, state, meta, slots: SLOTS, slotBytes: SLOT_BYTES } });
     const t: HashThread = {
-      ring: new Uint8Array(ring), state: new Int32Array(state), open: 0,
-      post: (m) => w.postMessage(m), hold: () => held++ === 0 && w.ref(), waiters: new Map(), nextId: 1,
+      ring: new Uint8Array(ring), state: new Int32Array(state), meta: new Int32Array(meta), next: 0,
+      hold: () => held++ === 0 && w.ref(), waiters: new Map(), nextId: 1,
     };
     w.on('message', ({ id, hex }: { id: number; hex: string }) => {
       t.waiters.get(id)?.resolve(hex);
@@ -178,13 +192,24 @@ async function startHashThread(): Promise<HashThread | null> {
   }
 }
 
-/** A free slot, waiting (blocking) for the hashing thread to free one when all are posted. */
+/** Takes the next slot of the ring, waiting (blocking) until the thread has freed it. */
 function takeSlot(t: HashThread): number {
-  for (;;) {
-    for (let s = 0; s < SLOTS; s++) if (Atomics.compareExchange(t.state, s, 0, 1) === 0) return s;
-    // Every slot is owned and at most SLOTS - 1 are open, so one is posted and will be freed.
-    for (let s = 0; s < SLOTS; s++) if (Atomics.wait(t.state, s, 1, 50) !== 'not-equal') break;
+  const s = t.next;
+  t.next = (s + 1) % SLOTS;
+  for (let v; (v = Atomics.load(t.state, s)) !== 0; ) {
+    Atomics.store(t.state, CALLER_WAITS, 1);
+    if (Atomics.load(t.state, s) === v) Atomics.wait(t.state, s, v, 50);
+    Atomics.store(t.state, CALLER_WAITS, 0);
   }
+  return s;
+}
+
+/** Hands a filled slot to the thread: `length` bytes of hash `id`, or its digest request (-1). */
+function post(t: HashThread, s: number, id: number, length: number): void {
+  t.meta[2 * s] = id;
+  t.meta[2 * s + 1] = length;
+  Atomics.store(t.state, s, READY);
+  if (Atomics.load(t.state, THREAD_WAITS) === 1) Atomics.notify(t.state, s);
 }
 
 /**
@@ -201,36 +226,23 @@ export async function createSha256Offloaded(expectedBytes: number): Promise<Sha2
   if (expectedBytes < SHA256_OFFLOAD_MIN) return inline();
   hashThread ??= startHashThread();
   const t = await hashThread;
-  if (!t || t.open >= SLOTS - 1) return inline();
+  if (!t) return inline();
   const id = t.nextId++;
   const done = new Promise<string>((resolve, reject) => t.waiters.set(id, { resolve, reject }));
   done.catch(() => undefined); // surfaced by digest()
-  let slot = -1, fill = 0;
-  t.open++;
-  const flush = () => {
-    if (slot < 0) return;
-    t.post({ id, slot, length: fill });
-    slot = -1;
-  };
   return {
     update: (d) => {
       for (let at = 0; at < d.length; ) {
-        if (slot < 0) {
-          slot = takeSlot(t);
-          fill = 0;
-        }
-        const k = Math.min(SLOT_BYTES - fill, d.length - at);
-        t.ring.set(d.subarray(at, at + k), slot * SLOT_BYTES + fill);
-        fill += k;
+        const s = takeSlot(t);
+        const k = Math.min(SLOT_BYTES, d.length - at);
+        t.ring.set(d.subarray(at, at + k), s * SLOT_BYTES);
+        post(t, s, id, k);
         at += k;
-        if (fill === SLOT_BYTES) flush();
       }
     },
     digest: () => {
-      flush();
-      t.open--;
       t.hold();
-      t.post({ id });
+      post(t, takeSlot(t), id, -1);
       return done;
     },
   };

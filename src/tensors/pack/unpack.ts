@@ -11,6 +11,8 @@ import { Xxh32, checksumHex } from '../../core/checksum.js';
 import type { ByteSource } from '../layout.js';
 import { checkMeta, laneChunkSize, decodeIndex, decodeTensorTable, placements, type ChunkRecord, type PackMeta, type Piece } from './format.js';
 import { ChunkRunner, type ThreadOptions } from './runner.js';
+import { decodeChunkHere } from './tasks.js';
+import { fusedGeneration } from './chunk.js';
 import { createSha256, createSha256Offloaded } from './sha256.js';
 import { PACK_KIND } from './format.js';
 import { compactPackedReader, isCompactPacked } from './compact.js';
@@ -78,8 +80,12 @@ export async function openPacked(r: PackedReader): Promise<OpenPacked> {
 class LaneDecoder {
   private readonly cache = new Map<number, Promise<Uint8Array>>();
   private next = 0;
-  /** Decoded-chunk buffers given back after their bytes were copied out (calling-thread decoding only). */
-  private readonly spare: Uint8Array[] = [];
+  /**
+   * One thread: the chunk decoded last, in the fused kernel's memory when `gen` is set (valid
+   * while fusedGeneration() still equals it). Chunks are decoded when first needed and copied
+   * from there straight into the output: decoding ahead gains nothing without a second thread.
+   */
+  private current: { i: number; view: Uint8Array; gen: number | undefined } | undefined;
 
   constructor(
     private readonly p: OpenPacked,
@@ -90,14 +96,29 @@ class LaneDecoder {
   private decodeOne(i: number): Promise<Uint8Array> {
     const c = this.p.chunks[i]!;
     const scheme = this.p.meta.lanes[c.lane]!.scheme;
-    const pr = this.r.readChunks(c.offset, c.length).then((payload) => this.runner.decode(payload, scheme, c.decodedSize, c.xxh32, `chunk ${i} (lane ${c.lane})`, this.takeSpare(c.decodedSize)));
+    const pr = this.r.readChunks(c.offset, c.length).then((payload) => this.runner.decode(payload, scheme, c.decodedSize, c.xxh32, where(i, c.lane)));
     pr.catch(() => undefined);
     return pr;
   }
 
-  private takeSpare(size: number): Uint8Array | undefined {
-    const b = this.spare.pop();
-    return b && b.length >= size ? b.subarray(0, size) : undefined;
+  private valid(i: number): boolean {
+    const c = this.current;
+    return c !== undefined && c.i === i && (c.gen === undefined || c.gen === fusedGeneration());
+  }
+
+  /** One thread: copies bytes [within, within + out.length) of chunk i into out. */
+  private async copyHere(i: number, within: number, out: Uint8Array): Promise<void> {
+    if (!this.valid(i)) {
+      const c = this.p.chunks[i]!;
+      const payload = await this.r.readChunks(c.offset, c.length);
+      throwIfAborted(this.runner.signal, 'unpack');
+      // No await from here to the copy: nothing else can decode on this thread meanwhile.
+      if (!this.valid(i)) {
+        const r = decodeChunkHere(payload, this.p.meta.lanes[c.lane]!.scheme, c.decodedSize, c.xxh32, where(i, c.lane));
+        this.current = { i, view: r.view, gen: r.owned ? undefined : fusedGeneration() };
+      }
+    }
+    out.set(this.current!.view.subarray(within, within + out.length));
   }
 
   private start(i: number): Promise<Uint8Array> {
@@ -140,14 +161,19 @@ class LaneDecoder {
       const within = at + done - rec.laneOffset;
       const take = Math.min(out.length - done, rec.decodedSize - within);
       const last = within + take === rec.decodedSize;
-      const data = await this.chunk(list[k]!, stream, last);
-      out.set(data.subarray(within, within + take), done);
-      // A chunk released from the streaming pass is no longer referenced: its buffer can take the
-      // next decode (saves an allocation and its zero fill per chunk on the calling thread).
-      if (stream && last && this.runner.threads === 1 && this.spare.length < 2) this.spare.push(new Uint8Array(data.buffer));
+      if (this.runner.threads === 1) {
+        await this.copyHere(list[k]!, within, out.subarray(done, done + take));
+      } else {
+        const data = await this.chunk(list[k]!, stream, last);
+        out.set(data.subarray(within, within + take), done);
+      }
       done += take;
     }
   }
+}
+
+function where(i: number, lane: number): string {
+  return `chunk ${i} (lane ${lane})`;
 }
 
 /** Narrow values back to F32 bits; `out` may sit at any byte offset (ONNX raw_data is unaligned). */
