@@ -8,8 +8,8 @@ import { ZipmlError } from '../../core/errors.js';
 import { readVarint, varintSize, writeVarint } from '../../core/bits.js';
 import { xxh32 } from '../../core/checksum.js';
 import { histogram, entropyBits } from '../../core/entropy/histogram.js';
-import { huffmanEncodeBlock, huffmanDecodeBlock } from '../../core/entropy/huffman.js';
-import { ransEncodeBlock, ransDecodeBlock } from '../../core/entropy/rans.js';
+import { huffmanEncodeBlock, huffmanDecodeBlock, huffmanEstimateBytes } from '../../core/entropy/huffman.js';
+import { ransEncodeBlock, ransDecodeBlock, ransEstimateBytes } from '../../core/entropy/rans.js';
 import { lzEncode, lzDecode } from '../../core/lz/index.js';
 import { groupBytes, ungroupBytes, schemeElementBytes, bytegroupKernel, kernelGroup, kernelUngroup, type GroupScheme } from './grouping.js';
 import { wasmKernel, type WasmKernel } from '../../kernels/loader.js';
@@ -111,20 +111,29 @@ function isRun(s: Uint8Array): boolean {
 /** Streams whose order-0 bound is above this share of their size are stored raw without trying a coder. */
 const RAW_ABOVE = 0.99;
 
-/** The cheapest stored form of one stream. */
+/**
+ * The cheapest stored form of one stream. Huffman and rANS sizes are estimated from the histogram
+ * first (code lengths; the normalized table's ideal cost), and only the coder that wins is run.
+ */
 export function encodeStream(s: Uint8Array, hist?: Uint32Array): { type: StreamType; payload: Uint8Array } {
-  if (s.length === 0) return { type: StreamType.Raw, payload: s };
+  const raw = { type: StreamType.Raw, payload: s };
+  if (s.length === 0) return raw;
   if (isRun(s)) return { type: StreamType.Rle, payload: s.subarray(0, 1) };
   hist ??= histogram(s);
+  const n = s.length;
   const bound = entropyBits(hist) / 8;
-  let best: { type: StreamType; payload: Uint8Array } = { type: StreamType.Raw, payload: s };
-  if (bound > s.length * RAW_ABOVE) return best;
-  const h = huffmanEncodeBlock(s, undefined, hist);
-  if (h && h.length < best.payload.length) best = { type: StreamType.Huffman, payload: h };
+  if (bound > n * RAW_ABOVE) return raw;
+  const h = huffmanEstimateBytes(hist, n) ?? n;
   // rANS only when Huffman is > 1% above the bound (skewed exponent streams): it decodes slower.
-  if (best.payload.length > bound * 1.01 + 64) {
-    const r = ransEncodeBlock(s, undefined, hist);
-    if (r && r.length < best.payload.length) best = { type: StreamType.Rans, payload: r };
+  const r = h > bound * 1.01 + 64 ? ransEstimateBytes(hist, n) ?? n : n;
+  let best = raw;
+  if (r < h) {
+    const p = ransEncodeBlock(s, undefined, hist);
+    if (p && p.length < n) best = { type: StreamType.Rans, payload: p };
+  }
+  if (best === raw && h < n) {
+    const p = huffmanEncodeBlock(s, undefined, hist);
+    if (p && p.length < n) best = { type: StreamType.Huffman, payload: p };
   }
   return best;
 }

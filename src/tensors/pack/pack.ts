@@ -21,6 +21,7 @@ import { encodeCompact, COMPACT_MAX_SOURCE } from './compact.js';
 import { PACK_KIND, PACK_VERSION, encodeIndex, encodeTensorTable, tensorTableJson, type LaneInfo, type PackMeta, type PackedTensor, type TensorEncoding } from './format.js';
 import { ChunkRunner, ordered, type ThreadOptions } from './runner.js';
 import { createSha256, createSha256Offloaded } from './sha256.js';
+import { uninitialized } from './unpack.js';
 
 /** Where a packed file goes: ContainerFileWriter on disk, MemoryPackSink in memory. */
 export interface PackSink {
@@ -47,7 +48,7 @@ export class MemoryPackSink implements PackSink {
       parts.push(p);
       n += p.length;
     }
-    const all = new Uint8Array(n);
+    const all = uninitialized(n); // every byte is written below
     let at = 0;
     for (const p of parts) {
       all.set(p, at);

@@ -277,7 +277,7 @@ async function tensorRange(p: OpenPacked, dec: LaneDecoder, i: number, from: num
  * unpooled allocUnsafe for large sizes), as a plain Uint8Array over its own ArrayBuffer. It is
  * never returned unless unpacking succeeded, so no stale memory escapes.
  */
-function uninitialized(n: number): Uint8Array {
+export function uninitialized(n: number): Uint8Array {
   const B = (globalThis as { Buffer?: { allocUnsafeSlow(n: number): Uint8Array } }).Buffer;
   if (!B || n < 4096) return new Uint8Array(n);
   const b = B.allocUnsafeSlow(n);
