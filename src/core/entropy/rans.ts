@@ -396,6 +396,8 @@ interface RansExports {
   histogram(src: number, n: number, out: number): void;
   encode(info: number, states: number, lanes: number, src: number, n: number, outEnd: number, scaleBits: number): number;
   buildSlots(freqs: number, slots: number, slotSym: number): void;
+  buildSlotsPacked(freqs: number, slots: number): void;
+  decodePacked(slots: number, states: number, lanes: number, stream: number, streamLen: number, out: number, n: number, scaleBits: number, diag: number): number;
   decode(
     slots: number, slotSym: number, states: number, lanes: number, stream: number,
     streamLen: number, out: number, n: number, scaleBits: number, diag: number,
@@ -446,11 +448,18 @@ function wasmCoder(k: WasmKernel<RansExports>): StreamCoder {
       new Uint32Array(mem, base + M_FREQS, 256).set(freqs);
       new Uint32Array(mem, base + M_STATES, states.length).set(states);
       k.u8.set(stream, base + M_DATA);
-      k.exports.buildSlots(base + M_FREQS, base + M_SLOTS, base + M_SLOTSYM);
-      const code = k.exports.decode(
-        base + M_SLOTS, base + M_SLOTSYM, base + M_STATES, states.length,
-        base + M_DATA, stream.length, base + out, n, scaleBits, base + M_DIAG,
-      );
+      let code: number;
+      if (scaleBits <= 12) {
+        // One packed entry per slot (symbol, freq, bias) fits at these scales: one load per step.
+        k.exports.buildSlotsPacked(base + M_FREQS, base + M_SLOTS);
+        code = k.exports.decodePacked(base + M_SLOTS, base + M_STATES, states.length, base + M_DATA, stream.length, base + out, n, scaleBits, base + M_DIAG);
+      } else {
+        k.exports.buildSlots(base + M_FREQS, base + M_SLOTS, base + M_SLOTSYM);
+        code = k.exports.decode(
+          base + M_SLOTS, base + M_SLOTSYM, base + M_STATES, states.length,
+          base + M_DATA, stream.length, base + out, n, scaleBits, base + M_DIAG,
+        );
+      }
       dst.set(k.u8.subarray(base + out, base + out + n));
       states.set(new Uint32Array(k.memory.buffer, base + M_STATES, states.length));
       const diag = new Uint32Array(k.memory.buffer, base + M_DIAG, 2);

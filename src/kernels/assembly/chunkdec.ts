@@ -12,7 +12,7 @@
 // padding, every write inside the scratch and output areas the caller reserved.
 
 import { decode as huffmanDecode } from './huffman';
-import { buildSlots, decode as ransDecode } from './rans';
+import { buildSlots, buildSlotsPacked, decode as ransDecode, decodePacked as ransDecodePacked } from './rans';
 import { ungroup32From, ungroup16From, ungroupIntStream } from './bytegroup';
 
 export function heapBase(): usize {
@@ -189,8 +189,14 @@ function ransBlock(src: usize, len: usize, dst: usize, n: usize): i32 {
   }
   const streamLen = len - streamStart;
   if ((streamLen & 1) != 0 || streamLen > 2 * n) return REJECT;
-  buildSlots(RANS_FREQS, slots, slots + SLOTS_BYTES);
-  const st = ransDecode(slots, slots + SLOTS_BYTES, RANS_STATES, lanes, src + streamStart, <u32>streamLen, dst, <u32>n, scaleBits, RANS_DIAG);
+  let st: i32;
+  if (scaleBits <= 12) {
+    buildSlotsPacked(RANS_FREQS, slots);
+    st = ransDecodePacked(slots, RANS_STATES, lanes, src + streamStart, <u32>streamLen, dst, <u32>n, scaleBits, RANS_DIAG);
+  } else {
+    buildSlots(RANS_FREQS, slots, slots + SLOTS_BYTES);
+    st = ransDecode(slots, slots + SLOTS_BYTES, RANS_STATES, lanes, src + streamStart, <u32>streamLen, dst, <u32>n, scaleBits, RANS_DIAG);
+  }
   if (st != 0) return REJECT;
   // The end states must be the start states the encoder derived from the table and the data.
   const h = xxh32(dst, n, xxh32(src, tableEnd, <u32>n));
