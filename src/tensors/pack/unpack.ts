@@ -81,11 +81,15 @@ class LaneDecoder {
   private readonly cache = new Map<number, Promise<Uint8Array>>();
   private next = 0;
   /**
-   * One thread: the chunk decoded last, in the fused kernel's memory when `gen` is set (valid
-   * while fusedGeneration() still equals it). Chunks are decoded when first needed and copied
-   * from there straight into the output: decoding ahead gains nothing without a second thread.
+   * One thread: each lane's chunk being read, decoded when first needed and copied from there
+   * straight into the output (decoding ahead gains nothing without a second thread). `gen` set:
+   * a view of the fused kernel's output, valid while fusedGeneration() still equals it; before
+   * the next decode overwrites it, an unfinished one is copied into its lane's own buffer
+   * (`owned`), so files whose lanes interleave (a structure piece between every two tensors)
+   * decode each chunk once.
    */
-  private current: { i: number; view: Uint8Array; gen: number | undefined } | undefined;
+  private readonly current = new Map<number, { i: number; view: Uint8Array; gen: number | undefined }>();
+  private readonly owned = new Map<number, Uint8Array>();
 
   constructor(
     private readonly p: OpenPacked,
@@ -101,24 +105,38 @@ class LaneDecoder {
     return pr;
   }
 
-  private valid(i: number): boolean {
-    const c = this.current;
+  private valid(lane: number, i: number): boolean {
+    const c = this.current.get(lane);
     return c !== undefined && c.i === i && (c.gen === undefined || c.gen === fusedGeneration());
   }
 
   /** One thread: copies bytes [within, within + out.length) of chunk i into out. */
   private async copyHere(i: number, within: number, out: Uint8Array): Promise<void> {
-    if (!this.valid(i)) {
-      const c = this.p.chunks[i]!;
+    const c = this.p.chunks[i]!;
+    if (!this.valid(c.lane, i)) {
       const payload = await this.r.readChunks(c.offset, c.length);
       throwIfAborted(this.runner.signal, 'unpack');
       // No await from here to the copy: nothing else can decode on this thread meanwhile.
-      if (!this.valid(i)) {
+      if (!this.valid(c.lane, i)) {
+        this.keepOthers(c.lane);
         const r = decodeChunkHere(payload, this.p.meta.lanes[c.lane]!.scheme, c.decodedSize, c.xxh32, where(i, c.lane));
-        this.current = { i, view: r.view, gen: r.owned ? undefined : fusedGeneration() };
+        this.current.set(c.lane, { i, view: r.view, gen: r.owned ? undefined : fusedGeneration() });
       }
     }
-    out.set(this.current!.view.subarray(within, within + out.length));
+    out.set(this.current.get(c.lane)!.view.subarray(within, within + out.length));
+  }
+
+  /** Copies other lanes' unfinished chunks out of the kernel's memory before it is overwritten. */
+  private keepOthers(lane: number): void {
+    const gen = fusedGeneration();
+    for (const [l, c] of this.current) {
+      if (l === lane || c.gen !== gen) continue;
+      let b = this.owned.get(l);
+      if (!b || b.length < c.view.length) this.owned.set(l, (b = new Uint8Array(c.view.length)));
+      b = b.subarray(0, c.view.length);
+      b.set(c.view);
+      this.current.set(l, { i: c.i, view: b, gen: undefined });
+    }
   }
 
   private start(i: number): Promise<Uint8Array> {
@@ -163,6 +181,7 @@ class LaneDecoder {
       const last = within + take === rec.decodedSize;
       if (this.runner.threads === 1) {
         await this.copyHere(list[k]!, within, out.subarray(done, done + take));
+        if (stream && last) this.current.delete(lane);
       } else {
         const data = await this.chunk(list[k]!, stream, last);
         out.set(data.subarray(within, within + take), done);
