@@ -57,7 +57,7 @@ function sampleOf(data: Uint8Array, slice: number): Uint8Array {
 
 const TRIAL: LevelParams = { mode: 'optimal', depth: 16, niceLen: 32, lazy: 0 };
 /** Below this the defaults are kept: too little data to tell settings apart. */
-const MIN_SAMPLE = 4096;
+const MIN_SAMPLE = 256;
 
 export function chooseProps(data: Uint8Array, level: number, windowLog: number, signal?: AbortSignal): LzProps {
   const pl = plan(level);

@@ -145,6 +145,9 @@ function assemble(layout: ChunkLayout, parts: Array<{ type: StreamType; payload:
 
 /** LZ must beat the best order-0 form by this share of the chunk to be kept. */
 export const LZ_MIN_GAIN = 0.01;
+/** Chunks up to this size, when tried at level >= LZ_TINY_FROM_LEVEL, take LZ level 9 and keep it at any gain. */
+export const LZ_TINY_CHUNK = 16 << 10;
+const LZ_TINY_FROM_LEVEL = 6;
 /** Shares of repeated 8-byte runs / repeated 4-byte values above which LZ is tried (repeatShares). */
 const REPEAT_RUNS = 0.02;
 const REPEAT_VALUES = 0.25;
@@ -249,8 +252,13 @@ export function encodeChunk(data: Uint8Array, scheme: GroupScheme, opts: ChunkEn
   // 1 rarely beats grouping there, and would run over the whole file at a few MB/s.
   const floatLike = opts.tryLayouts && data.length >= DEFAULT_CHUNK_BYTES && (best[0] === ChunkLayout.AsF32 || best[0] === ChunkLayout.AsF16);
   if (level > 0 && !floatLike && (opts.lzAlways || lzWorthTrying(data, scheme))) {
-    const lz = lzEncode(data, { level });
-    if (lz.length + 8 < best.length - data.length * LZ_MIN_GAIN) best = assemble(ChunkLayout.Plain, [{ type: StreamType.Lz, payload: lz }]);
+    // A chunk of a few KB (a small file's whole content) gets level 9 and is kept at any gain:
+    // the slow search costs a few ms there and decoding speed does not matter, while a few bytes
+    // are a point of the file (TFLite hello_world_int8: 1,151 bytes at level 1, 1,139 at 9).
+    const tiny = data.length <= LZ_TINY_CHUNK && level >= LZ_TINY_FROM_LEVEL;
+    const lz = lzEncode(data, { level: tiny ? 9 : level });
+    const payload = assemble(ChunkLayout.Plain, [{ type: StreamType.Lz, payload: lz }]);
+    if (payload.length < best.length - (tiny ? 0 : data.length * LZ_MIN_GAIN)) best = payload;
   }
   return best;
 }
