@@ -56,7 +56,16 @@ export class LzCoder {
   private alignCount = 0;
   private readonly numPosStates: number;
 
-  constructor(data: Uint8Array, props: LzProps, sizeHint = (data.length >>> 1) + 1024) {
+  /** Refresh intervals of the price tables; never when nothing reads prices (fast levels). */
+  private readonly lenRefresh: number;
+  private readonly distRefresh: number;
+  private readonly alignRefresh: number;
+
+  /** `priced` false: the caller never asks for prices (greedy/lazy parsing), so tables are not kept up to date. */
+  constructor(data: Uint8Array, props: LzProps, sizeHint = (data.length >>> 1) + 1024, priced = true) {
+    this.lenRefresh = priced ? LEN_REFRESH : Infinity;
+    this.distRefresh = priced ? DIST_REFRESH : Infinity;
+    this.alignRefresh = priced ? ALIGN_REFRESH : Infinity;
     this.data = data;
     this.m = new LzModel(props);
     this.rc = new RangeEncoder(sizeHint);
@@ -110,7 +119,7 @@ export class LzCoder {
         rc.encodeTree(p, LEN_HIGH_BASE, LEN_HIGH_BITS, l - LEN_MID);
       }
     }
-    if (++this.lenCount >= LEN_REFRESH) this.refreshLenPrices();
+    if (++this.lenCount >= this.lenRefresh) this.refreshLenPrices();
   }
 
   /** A match at 0-based distance `dist` (the bytes at pos - dist - 1 ...). */
@@ -131,13 +140,13 @@ export class LzCoder {
       else {
         rc.encodeDirect(Math.floor(rest / ALIGN_SIZE), footer - ALIGN_BITS);
         rc.encodeReverseTree(m.align, 0, ALIGN_BITS, rest & (ALIGN_SIZE - 1));
-        if (++this.alignCount >= ALIGN_REFRESH) this.refreshAlignPrices();
+        if (++this.alignCount >= this.alignRefresh) this.refreshAlignPrices();
       }
     }
     const r = this.reps;
     r[3] = r[2]!; r[2] = r[1]!; r[1] = r[0]!; r[0] = dist;
     this.state = stateAfterMatch(this.state);
-    if (++this.distCount >= DIST_REFRESH) this.refreshDistPrices();
+    if (++this.distCount >= this.distRefresh) this.refreshDistPrices();
   }
 
   /** A match at rep distance `idx` (0..3); len 1 with idx 0 is the one-byte "short rep". */

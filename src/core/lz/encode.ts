@@ -25,7 +25,7 @@ export interface LzOptions {
 /** Encodes with fixed props (one pass). */
 function encodeWithProps(data: Uint8Array, level: number, windowLog: number, props: LzProps, signal?: AbortSignal): Uint8Array {
   const params = LEVELS[level - 1]!;
-  const coder = new LzCoder(data, props);
+  const coder = new LzCoder(data, props, undefined, params.mode === 'optimal');
   if (params.mode === 'fast') parseFast(coder, params, windowLog, signal);
   else parseOptimal(coder, params, new BinaryTree(data, windowLog, params.depth, params.niceLen), signal);
   const body = coder.finish();
