@@ -145,6 +145,12 @@ function assemble(layout: ChunkLayout, parts: Array<{ type: StreamType; payload:
 
 /** LZ must beat the best order-0 form by this share of the chunk to be kept. */
 export const LZ_MIN_GAIN = 0.01;
+/**
+ * The same for 1-byte lanes (int8/uint8 weights, structure), where LZ is the mode that can beat
+ * xz: TFJS handtrack's uint8 weights, 1 MiB chunks at level 5, gain 0.3-0.8% per chunk over
+ * order-0, and those chunks decide whether the file beats xz -9.
+ */
+export const LZ_MIN_GAIN_BYTES = 0.003;
 /** Chunks up to this size, when tried at level >= LZ_TINY_FROM_LEVEL, take LZ level 9 and keep it at any gain. */
 export const LZ_TINY_CHUNK = 16 << 10;
 const LZ_TINY_FROM_LEVEL = 6;
@@ -260,7 +266,7 @@ export function encodeChunk(data: Uint8Array, scheme: GroupScheme, opts: ChunkEn
     const tiny = data.length <= LZ_TINY_CHUNK && level >= LZ_TINY_FROM_LEVEL;
     const lz = lzEncode(data, { level: tiny ? 9 : level });
     const payload = assemble(ChunkLayout.Plain, [{ type: StreamType.Lz, payload: lz }]);
-    if (payload.length < best.length - (tiny ? 0 : data.length * LZ_MIN_GAIN)) best = payload;
+    if (payload.length < best.length - (tiny ? 0 : data.length * (scheme === 'b1' ? LZ_MIN_GAIN_BYTES : LZ_MIN_GAIN))) best = payload;
   }
   return best;
 }
