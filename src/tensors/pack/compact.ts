@@ -178,13 +178,14 @@ export function encodeCompact(meta: JsonObject, index: Uint8Array, table: Uint8A
   const o = new Out().bytes(COMPACT_MAGIC).byte(COMPACT_VERSION).bytes(new Uint8Array(4));
   o.bytes(hexBytes(m.source.sha256)).bytes(hexBytes(m.source.xxh32));
   const empty = table.length === EMPTY_TABLE.length && EMPTY_TABLE.every((b, i) => table[i] === b);
-  // A small file packed whole: one structure lane, no tensors; the lanes need no description.
-  const whole = empty && m.lanes.length === 1 && m.structureLane === 0 && m.lanes[0]!.name === 'structure' && m.lanes[0]!.scheme === 'b1' && m.lanes[0]!.chunkSize === undefined;
+  // A small file packed whole: one structure lane, no tensors; the lanes need no description,
+  // and the lane's chunk size is the only one that matters (stored as the file's).
+  const whole = empty && m.lanes.length === 1 && m.structureLane === 0 && m.lanes[0]!.name === 'structure' && m.lanes[0]!.scheme === 'b1';
   const format = FORMATS.indexOf(m.source.format);
   o.byte((format >= 0 ? format : FORMAT_NAMED) | (whole ? F_WHOLE : 0) | (m.source.name ? F_NAMED : 0)).varint(m.source.size);
   if (format < 0) o.sized(utf8(m.source.format));
   if (m.source.name) o.sized(utf8(m.source.name));
-  writeChunkSize(o, m.chunkSize);
+  writeChunkSize(o, whole ? laneChunkSize(m, 0) : m.chunkSize);
   if (!whole) {
     o.varint(m.lanes.length);
     for (const l of m.lanes) writeLane(o, l);
