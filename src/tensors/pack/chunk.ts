@@ -50,7 +50,8 @@ export interface ChunkEncodeOptions {
    * LZ level 1..9 to try the chunk with src/core/lz as well (0: never). It is tried on 1-byte
    * lanes (int8 weights, quantized blocks, structure), where byte contexts help, and on chunks in
    * which a quick scan finds repeated 8-byte runs (fixed bases such as Silero's STFT); it is kept
-   * only when it saves at least LZ_MIN_GAIN, because it decodes far slower than Huffman.
+   * only when it saves at least LZ_MIN_GAIN (LZ_MIN_GAIN_BYTES on 1-byte lanes, any gain on
+   * chunks up to LZ_TINY_CHUNK, which take level 9), because it decodes far slower than Huffman.
    */
   lzLevel?: number;
   /**
