@@ -86,3 +86,28 @@ test('compact v2: lanes, tensor table, duplicates and per-lane chunk sizes round
   // Truncated anywhere: ZipmlError.
   for (let n = 0; n < packed.length; n += 7) await assert.rejects(unpackBytes(packed.subarray(0, n), { threads: 1 }), ZipmlError, `truncated to ${n}`);
 });
+
+test('compact v2: lying sizes in the head give E_LIMIT or another ZipmlError, never a large allocation', async () => {
+  const { xxh32 } = await import('../../src/core/checksum.js');
+  const { writeVarint } = await import('../../src/core/bits.js');
+  const varint = (v: number): number[] => {
+    const b = new Uint8Array(10);
+    return [...b.subarray(0, writeVarint(b, 0, v))];
+  };
+  /** magic, version 2, XXH32, SHA-256 and XXH32 of a `size`-byte source, flags (safetensors), size, chunk size 2^18, one structure lane, then `tail`. */
+  const craft = (size: number, tail: number[]): Uint8Array => {
+    const b = Uint8Array.from([0x5a, 0x54, 0x50, 0x43, 2, 0, 0, 0, 0, ...new Array(36).fill(0), 1, ...varint(size), 18, 1, 3, 1, 1, ...tail]);
+    new DataView(b.buffer).setUint32(5, xxh32(b.subarray(9)), true);
+    return b;
+  };
+  await assert.rejects(unpackBytes(craft(100, varint(17 << 20)), { threads: 1 }), (e: unknown) => e instanceof ZipmlError && e.code === 'E_LIMIT');
+  // A 1 MiB table claimed from five bytes of LZ: the decoder refuses, having allocated at most that.
+  await assert.rejects(unpackBytes(craft(100, [...varint(1 << 20), 5, 0, 0, 1, 2, 3]), { threads: 1 }), ZipmlError);
+  // A source whose one lane would need more chunks than any compact file holds: refused before
+  // reading a chunk record.
+  await assert.rejects(memoryPackedReaderOf(craft(2 ** 40, [0])), (e: unknown) => e instanceof ZipmlError && e.code === 'E_LIMIT');
+});
+
+async function memoryPackedReaderOf(b: Uint8Array): Promise<unknown> {
+  return compactPackedReader(b);
+}

@@ -16,7 +16,7 @@ import { checkJsonDepth, type JsonObject } from '../../core/container.js';
 import { lzEncode, lzDecode } from '../../core/lz/index.js';
 import { GROUP_SCHEMES, type GroupScheme } from './grouping.js';
 import {
-  PACK_KIND, PACK_VERSION, INDEX_HEADER_BYTES, INDEX_RECORD_BYTES, MAX_LANES, MAX_TENSOR_TABLE_BYTES,
+  PACK_KIND, PACK_VERSION, INDEX_HEADER_BYTES, INDEX_RECORD_BYTES, MAX_LANES,
   checkMeta, decodeTensorTable, encodeIndex, encodeTensorTableJson, laneChunkSize, placements, type LaneInfo, type PackMeta,
 } from './format.js';
 import type { PackedReader } from './unpack.js';
@@ -234,8 +234,10 @@ export function compactPackedReader(bytes: Uint8Array): PackedReader {
   if (!(flags & F_WHOLE)) {
     lanes = Array.from({ length: i.varint(MAX_LANES, 'lane count') }, () => readLane(i));
     structureLane = i.varint(MAX_LANES, 'structure lane') - 1;
-    const tableLength = i.varint(MAX_TENSOR_TABLE_BYTES, 'tensor table size');
-    if (tableLength > 0) table = lzDecode(i.bytes(i.varint(MAX_HEAD_BYTES, 'coded table size')), tableLength, { maxOutputBytes: MAX_TENSOR_TABLE_BYTES });
+    // A compact file holds a source of a few MB: its table is far below the head limit, which
+    // bounds what a lying size can make the LZ decoder allocate.
+    const tableLength = i.varint(MAX_HEAD_BYTES, 'tensor table size');
+    if (tableLength > 0) table = lzDecode(i.bytes(i.varint(MAX_HEAD_BYTES, 'coded table size')), tableLength, { maxOutputBytes: MAX_HEAD_BYTES });
   }
   const meta = { v: PACK_VERSION, source: { name, size, sha256, xxh32: xx, format }, chunkSize, lanes, structureLane };
   const { laneBytes } = placements(checkMeta(meta as unknown as JsonObject, decodeTensorTable(table)));
