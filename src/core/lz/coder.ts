@@ -4,7 +4,7 @@
  * optimal parser from the current probabilities (length and distance price tables are refreshed
  * every so many symbols, as in LZMA, since recomputing them per position costs more than it gains).
  */
-import { RangeEncoder, PRICES, PRICE_BITS, PROB_ONE } from './range-coder.js';
+import { RangeEncoder, PRICES, PRICE_BITS, PROB_ONE, twoRateProb } from './range-coder.js';
 import {
   LzModel, type LzProps, stateAfterLiteral, stateAfterMatch, stateAfterRep, stateAfterShortRep, distSlot,
   LIT_STATES, LEN_STATES, SLOT_BITS, MODEL_END_SLOT, ALIGN_BITS, ALIGN_SIZE, FULL_DISTANCES, LEN_CHOICE, LEN_CHOICE2,
@@ -56,9 +56,18 @@ export class LzCoder {
   private alignCount = 0;
   private readonly numPosStates: number;
 
-  constructor(data: Uint8Array, props: LzProps, sizeHint = (data.length >>> 1) + 1024) {
+  /** Refresh intervals of the price tables; never when nothing reads prices (fast levels). */
+  private readonly lenRefresh: number;
+  private readonly distRefresh: number;
+  private readonly alignRefresh: number;
+
+  /** `priced` false: the caller never asks for prices (greedy/lazy parsing), so tables are not kept up to date. */
+  constructor(data: Uint8Array, props: LzProps, sizeHint = (data.length >>> 1) + 1024, priced = true, twoRate = false) {
+    this.lenRefresh = priced ? LEN_REFRESH : Infinity;
+    this.distRefresh = priced ? DIST_REFRESH : Infinity;
+    this.alignRefresh = priced ? ALIGN_REFRESH : Infinity;
     this.data = data;
-    this.m = new LzModel(props);
+    this.m = new LzModel(props, twoRate);
     this.rc = new RangeEncoder(sizeHint);
     this.numPosStates = 1 << props.pb;
     this.matchLenPrices = new Uint32Array(this.numPosStates * LEN_SYMBOLS);
@@ -76,7 +85,8 @@ export class LzCoder {
     rc.encodeBit(m.isMatch, (this.state << 4) | posState, 0);
     const base = m.litBase(pos, pos > 0 ? data[pos - 1]! : 0);
     const byte = data[pos]!;
-    if (this.state < LIT_STATES) rc.encodeTree(m.literal, base, 8, byte);
+    if (m.twoRate) this.encodeLiteral2(base, byte, pos);
+    else if (this.state < LIT_STATES) rc.encodeTree(m.literal, base, 8, byte);
     else {
       const mb = data[pos - this.reps[0]! - 1]!;
       let sym = 1, matched = true;
@@ -91,6 +101,23 @@ export class LzCoder {
       }
     }
     this.state = stateAfterLiteral(this.state);
+  }
+
+  /** The literal's bits with two-rate coders (same tree walk as encodeLiteral's). */
+  private encodeLiteral2(base: number, byte: number, pos: number): void {
+    const { m, rc } = this;
+    const a = m.literal, b = m.literal2;
+    let sym = 1, matched = this.state >= LIT_STATES;
+    const mb = matched ? this.data[pos - this.reps[0]! - 1]! : 0;
+    for (let i = 7; i >= 0; i--) {
+      const bit = (byte >>> i) & 1;
+      if (matched) {
+        const mbit = (mb >>> i) & 1;
+        rc.encodeBit2(a, b, base + 0x100 + (mbit << 8) + sym, bit);
+        matched = bit === mbit;
+      } else rc.encodeBit2(a, b, base + sym, bit);
+      sym = (sym << 1) | bit;
+    }
   }
 
   private encodeLen(p: Uint16Array, posState: number, len: number): void {
@@ -110,7 +137,7 @@ export class LzCoder {
         rc.encodeTree(p, LEN_HIGH_BASE, LEN_HIGH_BITS, l - LEN_MID);
       }
     }
-    if (++this.lenCount >= LEN_REFRESH) this.refreshLenPrices();
+    if (++this.lenCount >= this.lenRefresh) this.refreshLenPrices();
   }
 
   /** A match at 0-based distance `dist` (the bytes at pos - dist - 1 ...). */
@@ -131,13 +158,13 @@ export class LzCoder {
       else {
         rc.encodeDirect(Math.floor(rest / ALIGN_SIZE), footer - ALIGN_BITS);
         rc.encodeReverseTree(m.align, 0, ALIGN_BITS, rest & (ALIGN_SIZE - 1));
-        if (++this.alignCount >= ALIGN_REFRESH) this.refreshAlignPrices();
+        if (++this.alignCount >= this.alignRefresh) this.refreshAlignPrices();
       }
     }
     const r = this.reps;
     r[3] = r[2]!; r[2] = r[1]!; r[1] = r[0]!; r[0] = dist;
     this.state = stateAfterMatch(this.state);
-    if (++this.distCount >= DIST_REFRESH) this.refreshDistPrices();
+    if (++this.distCount >= this.distRefresh) this.refreshDistPrices();
   }
 
   /** A match at rep distance `idx` (0..3); len 1 with idx 0 is the one-byte "short rep". */
@@ -235,6 +262,7 @@ export class LzCoder {
     const lit = m.literal;
     const base = m.litBase(pos, pos > 0 ? data[pos - 1]! : 0);
     const byte = data[pos]!;
+    if (m.twoRate) return this.literalPrice2(base, byte, state < LIT_STATES ? -1 : data[pos - rep0 - 1]!);
     let price = 0, sym = 1;
     if (state < LIT_STATES) {
       for (let i = 7; i >= 0; i--) {
@@ -255,6 +283,24 @@ export class LzCoder {
         p = lit[base + 0x100 + (mbit << 8) + sym]!;
         matched = b === mbit;
       } else p = lit[base + sym]!;
+      price += b ? p1(p) : p0(p);
+      sym = (sym << 1) | b;
+    }
+    return price;
+  }
+
+  /** literalPrice with two-rate coders; `mb` is the match byte, or -1 after a literal. */
+  private literalPrice2(base: number, byte: number, mb: number): number {
+    const a = this.m.literal, b2 = this.m.literal2;
+    let price = 0, sym = 1, matched = mb >= 0;
+    for (let i = 7; i >= 0; i--) {
+      const b = (byte >>> i) & 1;
+      let p: number;
+      if (matched) {
+        const mbit = (mb >>> i) & 1;
+        p = twoRateProb(a, b2, base + 0x100 + (mbit << 8) + sym);
+        matched = b === mbit;
+      } else p = twoRateProb(a, b2, base + sym);
       price += b ? p1(p) : p0(p);
       sym = (sym << 1) | b;
     }

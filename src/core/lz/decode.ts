@@ -14,7 +14,7 @@ import {
   LEN_LOW_BASE, LEN_MID_BASE, LEN_HIGH_BASE, LEN_LOW_BITS, LEN_MID_BITS, LEN_HIGH_BITS, LEN_LOW, LEN_MID, MATCH_MIN,
   type LzProps,
 } from './model.js';
-import { LZ_HEADER_BYTES, LZ_FLAGS_NONE, LZ_FLAGS_STORED } from './params.js';
+import { LZ_HEADER_BYTES, LZ_FLAGS_NONE, LZ_FLAGS_STORED, LZ_FLAGS_TWO_RATE } from './params.js';
 
 /** Default bound on the declared output size (1 GiB); raise it with `maxOutputBytes`. */
 export const LZ_DEFAULT_MAX_OUTPUT = 1 << 30;
@@ -40,8 +40,8 @@ function decodeDistance(rc: RangeDecoder, m: LzModel, len: number): number {
 }
 
 interface LzdecExports {
-  decode(src: number, srcLen: number, out: number, outLen: number, lc: number, lp: number, pb: number, probs: number): number;
-  probsBytes(lclp: number): number;
+  decode(src: number, srcLen: number, out: number, outLen: number, lc: number, lp: number, pb: number, probs: number, twoRate: number): number;
+  probsBytes(lclp: number, twoRate: number): number;
   errorOut(): number;
   errorIn(): number;
   errorValue(): number;
@@ -74,20 +74,21 @@ function decodeWith(payload: Uint8Array, outputSize: number, opts: LzDecodeOptio
     if (payload.length - LZ_HEADER_BYTES !== outputSize) throw new ZipmlError(payload.length - LZ_HEADER_BYTES < outputSize ? 'E_TRUNCATED' : 'E_CORRUPT', `lz: stored payload holds ${payload.length - LZ_HEADER_BYTES} bytes, expected ${outputSize}`);
     return payload.slice(LZ_HEADER_BYTES);
   }
-  if (payload[1] !== LZ_FLAGS_NONE) throw new ZipmlError('E_FORMAT', `lz: unknown flags ${payload[1]}`, { offset: 1 });
+  if (payload[1] !== LZ_FLAGS_NONE && payload[1] !== LZ_FLAGS_TWO_RATE) throw new ZipmlError('E_FORMAT', `lz: unknown flags ${payload[1]}`, { offset: 1 });
+  const twoRate = payload[1] === LZ_FLAGS_TWO_RATE;
   const props = parsePropsByte(payload[0]!, 0);
   const rc = new RangeDecoder(payload, LZ_HEADER_BYTES); // checks the stream's first 4 bytes
-  if (k) return decodeKernel(k, payload, outputSize, props);
-  const m = new LzModel(props);
+  if (k) return decodeKernel(k, payload, outputSize, props, twoRate);
+  const m = new LzModel(props, twoRate);
   const out = new Uint8Array(outputSize);
-  const lit = m.literal, isMatch = m.isMatch, posMask = m.posMask;
+  const lit = m.literal, slow = twoRate ? m.literal2 : undefined, isMatch = m.isMatch, posMask = m.posMask;
   let state = 0, rep0 = 0, rep1 = 0, rep2 = 0, rep3 = 0, pos = 0;
   while (pos < outputSize) {
     const posState = pos & posMask;
     if (rc.decodeBit(isMatch, (state << 4) | posState) === 0) {
       const base = m.litBase(pos, pos > 0 ? out[pos - 1]! : 0);
       // After a match, rep0 < pos holds, so the match byte exists.
-      out[pos] = state < LIT_STATES ? rc.decodeLiteral(lit, base) : rc.decodeMatchedLiteral(lit, base, out[pos - rep0 - 1]!);
+      out[pos] = state < LIT_STATES ? rc.decodeLiteral(lit, base, slow) : rc.decodeMatchedLiteral(lit, base, out[pos - rep0 - 1]!, slow);
       pos++;
       state = stateAfterLiteral(state);
       continue;
@@ -133,13 +134,13 @@ function decodeWith(payload: Uint8Array, outputSize: number, opts: LzDecodeOptio
 
 
 /** The same decoding in WebAssembly; failures map to the reference's errors. */
-function decodeKernel(k: WasmKernel<LzdecExports>, payload: Uint8Array, outputSize: number, props: LzProps): Uint8Array {
-  const probsBytes = k.exports.probsBytes(props.lc + props.lp);
+function decodeKernel(k: WasmKernel<LzdecExports>, payload: Uint8Array, outputSize: number, props: LzProps, twoRate: boolean): Uint8Array {
+  const probsBytes = k.exports.probsBytes(props.lc + props.lp, twoRate ? 1 : 0);
   const streamLen = payload.length - LZ_HEADER_BYTES;
   const base = k.reserve(probsBytes + streamLen + outputSize + 32);
   const src = base + probsBytes, out = (src + streamLen + 15) & ~15;
   k.u8.set(payload.subarray(LZ_HEADER_BYTES), src);
-  const status = k.exports.decode(src, streamLen, out, outputSize, props.lc, props.lp, props.pb, base);
+  const status = k.exports.decode(src, streamLen, out, outputSize, props.lc, props.lp, props.pb, base, twoRate ? 1 : 0);
   if (status === 0) return k.u8.slice(out, out + outputSize);
   const at = k.exports.errorOut() >>> 0, value = k.exports.errorValue() >>> 0; // u32 results arrive as i32
   switch (status) {

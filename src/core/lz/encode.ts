@@ -6,11 +6,11 @@
 import { argCheck, throwIfAborted } from '../errors.js';
 import { LzCoder } from './coder.js';
 import { propsByte, validProps, LZ_DEFAULT_PROPS, type LzProps } from './model.js';
-import { LEVELS, LZ_HEADER_BYTES, LZ_FLAGS_NONE, LZ_FLAGS_STORED, PROPS_SEARCH_MIN_LEVEL, WINDOW_LOG_DEFAULT, WINDOW_LOG_MAX, WINDOW_LOG_MIN } from './params.js';
+import { LEVELS, LZ_HEADER_BYTES, LZ_FLAGS_NONE, LZ_FLAGS_STORED, LZ_FLAGS_TWO_RATE, PROPS_SEARCH_MIN_LEVEL, WINDOW_LOG_DEFAULT, WINDOW_LOG_MAX, WINDOW_LOG_MIN } from './params.js';
 import { parseFast } from './parse-fast.js';
 import { parseOptimal } from './parse-optimal.js';
 import { BinaryTree } from './match-finder.js';
-import { chooseProps } from './props-search.js';
+import { chooseSettings, type LzSettings } from './props-search.js';
 
 export interface LzOptions {
   /** 1..9, default 6; 1-4 hash chains with greedy/lazy parsing, 5-9 binary trees with optimal parsing. */
@@ -19,20 +19,25 @@ export interface LzOptions {
   windowLog?: number;
   /** Literal/position context bits. By default levels 5-9 choose them per input (see props-search.ts); 1-4 use lc=3 lp=0 pb=2. */
   props?: LzProps;
+  /**
+   * Two-rate literal coding (payload flags 2; range-coder.ts). Default: levels 5-9 decide by a
+   * trial on the props search's sample, levels 1-4 do not use it.
+   */
+  twoRate?: boolean;
   signal?: AbortSignal;
 }
 
-/** Encodes with fixed props (one pass). */
-function encodeWithProps(data: Uint8Array, level: number, windowLog: number, props: LzProps, signal?: AbortSignal): Uint8Array {
+/** Encodes with fixed settings (one pass). */
+function encodeWith(data: Uint8Array, level: number, windowLog: number, { props, twoRate }: LzSettings, signal?: AbortSignal): Uint8Array {
   const params = LEVELS[level - 1]!;
-  const coder = new LzCoder(data, props);
+  const coder = new LzCoder(data, props, undefined, params.mode === 'optimal', twoRate);
   if (params.mode === 'fast') parseFast(coder, params, windowLog, signal);
   else parseOptimal(coder, params, new BinaryTree(data, windowLog, params.depth, params.niceLen), signal);
   const body = coder.finish();
   if (body.length + 4 >= data.length) return stored(data); // incompressible: store
   const out = new Uint8Array(LZ_HEADER_BYTES + body.length);
   out[0] = propsByte(props);
-  out[1] = LZ_FLAGS_NONE;
+  out[1] = twoRate ? LZ_FLAGS_TWO_RATE : LZ_FLAGS_NONE;
   out.set(body, LZ_HEADER_BYTES);
   return out;
 }
@@ -52,15 +57,20 @@ export function lzEncode(data: Uint8Array, opts: LzOptions = {}): Uint8Array {
   argCheck(data.length < 2 ** 31 - 1024, `lzEncode: input of ${data.length} bytes is too large for one call (split it)`);
   if (opts.props) argCheck(validProps(opts.props), `lzEncode: invalid props ${JSON.stringify(opts.props)}`);
   throwIfAborted(opts.signal, 'lzEncode');
-  if (opts.props || level < PROPS_SEARCH_MIN_LEVEL) return encodeWithProps(data, level, windowLog, opts.props ?? LZ_DEFAULT_PROPS, opts.signal);
-  const props = chooseProps(data, level, windowLog, opts.signal);
-  let out = encodeWithProps(data, level, windowLog, props, opts.signal);
-  if (level < 9) return out;
+  if (level < PROPS_SEARCH_MIN_LEVEL || (opts.props && opts.twoRate !== undefined)) {
+    return encodeWith(data, level, windowLog, { props: opts.props ?? LZ_DEFAULT_PROPS, twoRate: opts.twoRate ?? false }, opts.signal);
+  }
+  const chosen = chooseSettings(data, level, windowLog, opts.signal, opts.props);
+  if (opts.twoRate !== undefined) chosen.twoRate = opts.twoRate;
+  let out = encodeWith(data, level, windowLog, chosen, opts.signal);
+  if (level < 9 || opts.props) return out;
   // Level 9 spends more time to be smallest: it also codes exactly as level 6 does (its parse
   // settings and its lc/lp/pb choice, so level 9 is never larger than level 6) and with the
   // defaults in case the sample misled both choices; the smallest result wins.
   const smaller = (a: Uint8Array, b: Uint8Array): Uint8Array => (b.length < a.length ? b : a);
-  out = smaller(out, encodeWithProps(data, 6, windowLog, chooseProps(data, 6, windowLog, opts.signal), opts.signal));
-  if (propsByte(props) !== propsByte(LZ_DEFAULT_PROPS)) out = smaller(out, encodeWithProps(data, level, windowLog, LZ_DEFAULT_PROPS, opts.signal));
+  const six = chooseSettings(data, 6, windowLog, opts.signal);
+  if (opts.twoRate !== undefined) six.twoRate = opts.twoRate;
+  out = smaller(out, encodeWith(data, 6, windowLog, six, opts.signal));
+  if (propsByte(chosen.props) !== propsByte(LZ_DEFAULT_PROPS) || chosen.twoRate) out = smaller(out, encodeWith(data, level, windowLog, { props: LZ_DEFAULT_PROPS, twoRate: opts.twoRate ?? false }, opts.signal));
   return out;
 }

@@ -4,7 +4,7 @@
  * position's low bits (lp), match/rep flags and lengths per position state (pb), and distances as
  * a 6-bit slot (per length class) followed by reverse-coded or direct bits and 4 aligned bits.
  */
-import { PROB_INIT } from './range-coder.js';
+import { PROB_INIT, TWO_RATE_INIT } from './range-coder.js';
 import { ZipmlError } from '../errors.js';
 
 export const NUM_STATES = 12;
@@ -97,7 +97,11 @@ export class LzModel {
   readonly isRepG1 = probs(NUM_STATES);
   readonly isRepG2 = probs(NUM_STATES);
   readonly isRep0Long = probs(NUM_STATES << 4);
+  /** Literal coders: 11-bit probabilities, or with two-rate literals the fast-adapting 15-bit ones. */
   readonly literal: Uint16Array;
+  /** With two-rate literals, the slow-adapting 15-bit probabilities (empty otherwise). */
+  readonly literal2: Uint16Array;
+  readonly twoRate: boolean;
   readonly slot = probs(LEN_STATES << SLOT_BITS);
   /** Reverse trees of slots 4..13, laid out so that slot s uses [base(s) - s - 1 + m] for m >= 1. */
   readonly special = probs(FULL_DISTANCES - MODEL_END_SLOT);
@@ -105,11 +109,14 @@ export class LzModel {
   readonly matchLen = probs(LEN_PROBS);
   readonly repLen = probs(LEN_PROBS);
 
-  constructor(props: LzProps) {
+  constructor(props: LzProps, twoRate = false) {
     this.props = props;
     this.posMask = (1 << props.pb) - 1;
     this.litPosMask = (1 << props.lp) - 1;
-    this.literal = probs(LIT_SIZE << (props.lc + props.lp));
+    this.twoRate = twoRate;
+    const n = LIT_SIZE << (props.lc + props.lp);
+    this.literal = twoRate ? new Uint16Array(n).fill(TWO_RATE_INIT) : probs(n);
+    this.literal2 = twoRate ? new Uint16Array(n).fill(TWO_RATE_INIT) : new Uint16Array(0);
   }
 
   /** Offset of the literal coder for a byte at `pos` whose predecessor is `prev`. */

@@ -3,12 +3,15 @@
  *
  * Raw payload: byte 0 = lc/lp/pb as LZMA's properties byte ((pb * 5 + lp) * 9 + lc), byte 1 =
  * flags, then the body. Flags 0: the body is the range-coded stream. Flags 1 (stored): byte 0 is 0
- * and the body is the data itself (chosen when coding does not shrink it). Other values are
- * reserved and rejected.
+ * and the body is the data itself (chosen when coding does not shrink it). Flags 2 (two-rate
+ * literals, since session 4): the range-coded stream, with every literal bit coded by the mean of
+ * two probabilities that adapt at different rates (range-coder.ts). Other values are reserved and
+ * rejected.
  */
 export const LZ_HEADER_BYTES = 2;
 export const LZ_FLAGS_NONE = 0;
 export const LZ_FLAGS_STORED = 1;
+export const LZ_FLAGS_TWO_RATE = 2;
 
 /** Levels from this one up choose lc/lp/pb per input. */
 export const PROPS_SEARCH_MIN_LEVEL = 5;

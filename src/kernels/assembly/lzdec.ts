@@ -50,10 +50,15 @@ const LIT_STATES: u32 = 7;
 const MODEL_END_SLOT: u32 = 14;
 const MATCH_MIN: u32 = 2;
 
-/** Bytes of probability tables for lc + lp = `lclp`. */
-export function probsBytes(lclp: u32): u32 {
-  return (LITERAL + (0x300 << lclp)) << 1;
+/** Bytes of probability tables for lc + lp = `lclp` (two-rate literals: a second literal table). */
+export function probsBytes(lclp: u32, twoRate: u32): u32 {
+  return (LITERAL + ((0x300 << lclp) << (twoRate != 0 ? 1 : 0))) << 1;
 }
+
+// Two-rate literals (payload flags 2): 15-bit probabilities, fast and slow tables, coded with the mean.
+const TWO_RATE_INIT: u16 = 16384;
+const FAST_BITS: u32 = 4;
+const SLOW_BITS: u32 = 7;
 
 // Range decoder state: globals, which Binaryen keeps in registers inside the hot functions.
 let range: u32 = 0;
@@ -100,17 +105,30 @@ function bit(p: usize): u32 {
  * literal's hot loop, with the coder state in locals (globals are memory accesses in V8) and the
  * bit chosen without a branch (mantissa bits are coin flips, so a branch mispredicts half the time).
  */
-function tree(probs: usize, bits: u32, m: u32): u32 {
+function tree(probs: usize, bits: u32, m: u32, slow: usize = 0): u32 {
   let r = range, c = code, ip = inPos;
   const end = inEnd;
   for (let k: u32 = 0; k < bits; k++) {
     const p = probs + (<usize>m << 1);
     const prob = <u32>load<u16>(p);
-    const bound = (r >> 11) * prob;
-    const one = c >= bound;
+    let bound: u32;
+    let one: bool;
+    if (slow == 0) {
+      bound = (r >> 11) * prob;
+      one = c >= bound;
+      store<u16>(p, <u16>select<u32>(prob - (prob >> MOVE_BITS), prob + ((2048 - prob) >> MOVE_BITS), one));
+    } else {
+      // Two-rate node: the mean of the fast (here) and slow probabilities, clamped as
+      // range-coder.ts does so that one renormalisation per bit suffices.
+      const q = slow + (<usize>m << 1);
+      const prob2 = <u32>load<u16>(q);
+      bound = (r >> 11) * min<u32>(max<u32>((prob + prob2) >> 5, 8), 2040);
+      one = c >= bound;
+      store<u16>(p, <u16>select<u32>(prob - (prob >> FAST_BITS), prob + ((32768 - prob) >> FAST_BITS), one));
+      store<u16>(q, <u16>select<u32>(prob2 - (prob2 >> SLOW_BITS), prob2 + ((32768 - prob2) >> SLOW_BITS), one));
+    }
     r = select<u32>(r - bound, bound, one);
     c = select<u32>(c - bound, c, one);
-    store<u16>(p, <u16>select<u32>(prob - (prob >> MOVE_BITS), prob + ((2048 - prob) >> MOVE_BITS), one));
     m = (m << 1) | <u32>one;
     if (r < (1 << 24)) {
       r <<= 8;
@@ -175,13 +193,20 @@ function decodeDistance(probs: usize, len: u32): u32 {
  * bytes are the initial code (checked by the caller), with tables at `probs` (probsBytes(lc + lp)
  * bytes, initialised here). Returns a status code; on failure errorOut/errorIn/errorValue say where.
  */
-export function decode(src: usize, srcLen: usize, out: usize, outLen: u32, lc: u32, lp: u32, pb: u32, probs: usize): i32 {
-  // Initialise every probability to one half, eight at a time.
-  const nProbs = <usize>(LITERAL + (0x300 << (lc + lp)));
+export function decode(src: usize, srcLen: usize, out: usize, outLen: u32, lc: u32, lp: u32, pb: u32, probs: usize, twoRate: u32): i32 {
+  // Initialise every probability to one half, eight at a time (two-rate literals: at 15 bits).
+  const nLit = <usize>(0x300 << (lc + lp));
+  const nProbs = twoRate != 0 ? <usize>LITERAL : <usize>LITERAL + nLit;
   const init = i16x8.splat(<i16>PROB_INIT);
   let q: usize = 0;
   for (; q + 8 <= nProbs; q += 8) v128.store(probs + (q << 1), init);
   for (; q < nProbs; q++) store<u16>(probs + (q << 1), PROB_INIT);
+  if (twoRate != 0) {
+    const init2 = i16x8.splat(<i16>TWO_RATE_INIT);
+    const end2 = <usize>LITERAL + 2 * nLit; // nLit is a multiple of 0x300, so of 8
+    for (; q < end2; q += 8) v128.store(probs + (q << 1), init2);
+  }
+  const lit2 = probs + ((<usize>LITERAL + nLit) << 1);
 
   range = 0xffffffff;
   code = (<u32>load<u8>(src) << 24) | (<u32>load<u8>(src, 1) << 16) | (<u32>load<u8>(src, 2) << 8) | <u32>load<u8>(src, 3);
@@ -197,10 +222,12 @@ export function decode(src: usize, srcLen: usize, out: usize, outLen: u32, lc: u
     const posState = pos & posMask;
     if (bit(probs + ((IS_MATCH + ((state << 4) | posState)) << 1)) == 0) {
       const prev: u32 = pos > 0 ? <u32>load<u8>(out + pos - 1) : 0;
-      const base = lit + ((((pos & litPosMask) << lc) + (prev >> (8 - lc))) * 0x300 << 1);
+      const coder = (((pos & litPosMask) << lc) + (prev >> (8 - lc))) * 0x300 << 1;
+      const base = lit + coder;
       let sym: u32;
+      const base2 = twoRate != 0 ? lit2 + coder : 0;
       if (state < LIT_STATES) {
-        sym = tree(base, 8, 1);
+        sym = tree(base, 8, 1, base2);
       } else {
         // Matched literal: the match byte's bits pick the coder until the first disagreement.
         const mb = <u32>load<u8>(out + pos - rep0 - 1);
@@ -208,11 +235,12 @@ export function decode(src: usize, srcLen: usize, out: usize, outLen: u32, lc: u
         let i: i32 = 7;
         for (; i >= 0; i--) {
           const mbit = (mb >> <u32>i) & 1;
-          const b = bit(base + ((0x100 + (mbit << 8) + sym) << 1));
+          const off = <usize>(0x100 + (mbit << 8) + sym - 1) << 1;
+          const b = tree(base + off, 1, 1, base2 != 0 ? base2 + off : 0) - 2;
           sym = (sym << 1) | b;
           if (b != mbit) break;
         }
-        if (i > 0) sym = tree(base, <u32>i, sym);
+        if (i > 0) sym = tree(base, <u32>i, sym, base2);
       }
       store<u8>(out + pos, <u8>sym);
       pos++;

@@ -53,7 +53,8 @@ export interface ChunkEncodeOptions {
    * LZ level 1..9 to try the chunk with src/core/lz as well (0: never). It is tried on 1-byte
    * lanes (int8 weights, quantized blocks, structure), where byte contexts help, and on chunks in
    * which a quick scan finds repeated 8-byte runs (fixed bases such as Silero's STFT); it is kept
-   * only when it saves at least LZ_MIN_GAIN, because it decodes far slower than Huffman.
+   * only when it saves at least LZ_MIN_GAIN (LZ_MIN_GAIN_BYTES on 1-byte lanes, any gain on
+   * chunks up to LZ_TINY_CHUNK, which take level 9), because it decodes far slower than Huffman.
    */
   lzLevel?: number;
   /**
@@ -157,6 +158,15 @@ function assemble(layout: ChunkLayout, parts: Array<{ type: StreamType; payload:
 
 /** LZ must beat the best order-0 form by this share of the chunk to be kept. */
 export const LZ_MIN_GAIN = 0.01;
+/**
+ * The same for 1-byte lanes (int8/uint8 weights, structure), where LZ is the mode that can beat
+ * xz: TFJS handtrack's uint8 weights, 1 MiB chunks at level 5, gain 0.3-0.8% per chunk over
+ * order-0, and those chunks decide whether the file beats xz -9.
+ */
+export const LZ_MIN_GAIN_BYTES = 0.003;
+/** Chunks up to this size, when tried at level >= LZ_TINY_FROM_LEVEL, take LZ level 9 and keep it at any gain. */
+export const LZ_TINY_CHUNK = 16 << 10;
+const LZ_TINY_FROM_LEVEL = 6;
 /** Shares of repeated 8-byte runs / repeated 4-byte values above which LZ is tried (repeatShares). */
 const REPEAT_RUNS = 0.02;
 const REPEAT_VALUES = 0.25;
@@ -257,14 +267,30 @@ export function encodeChunk(data: Uint8Array, scheme: GroupScheme, opts: ChunkEn
     }
   }
   const level = opts.lzLevel ?? 0;
-  // Structure chunks that group best as floats are float data in an unrecognised file: LZ level
-  // 1 rarely beats grouping there, and would run over the whole file at a few MB/s.
-  const floatLike = opts.tryLayouts && data.length >= DEFAULT_CHUNK_BYTES && (best[0] === ChunkLayout.AsF32 || best[0] === ChunkLayout.AsF16);
+  // Structure chunks that group best as floats may be float data in an unrecognised file, where
+  // LZ rarely beats grouping and would run over the whole file at a few MB/s: a probe of 32 KiB
+  // decides. It must not skip LZ blindly: a TFLite file's tail of per-channel scales and
+  // zero points groups best as f32 too, yet LZ codes it in 0.73 of that (MobileNetV2 int8, 434 KB).
+  const floatLike = opts.tryLayouts && data.length >= DEFAULT_CHUNK_BYTES && (best[0] === ChunkLayout.AsF32 || best[0] === ChunkLayout.AsF16) && !lzProbeWins(data, best[0]);
   if (level > 0 && !floatLike && (opts.lzAlways || lzWorthTrying(data, scheme))) {
-    const lz = lzEncode(data, { level });
-    if (lz.length + 8 < best.length - data.length * LZ_MIN_GAIN) best = assemble(ChunkLayout.Plain, [{ type: StreamType.Lz, payload: lz }]);
+    // A chunk of a few KB (a small file's whole content) gets level 9 and is kept at any gain:
+    // the slow search costs a few ms there and decoding speed does not matter, while a few bytes
+    // are a point of the file (TFLite hello_world_int8: 1,151 bytes at level 1, 1,139 at 9).
+    const tiny = data.length <= LZ_TINY_CHUNK && level >= LZ_TINY_FROM_LEVEL;
+    const lz = lzEncode(data, { level: tiny ? 9 : level });
+    const payload = assemble(ChunkLayout.Plain, [{ type: StreamType.Lz, payload: lz }]);
+    if (payload.length < best.length - (tiny ? 0 : data.length * (scheme === 'b1' ? LZ_MIN_GAIN_BYTES : LZ_MIN_GAIN))) best = payload;
   }
   return best;
+}
+
+/** Bytes of the probe lzProbeWins codes both ways. */
+const LZ_PROBE_BYTES = 32 << 10;
+/** Whether LZ level 1 beats `layout`'s grouping by 3% on a slice from the middle of `data`. */
+function lzProbeWins(data: Uint8Array, layout: ChunkLayout): boolean {
+  const at = ((data.length - LZ_PROBE_BYTES) >>> 1) & ~7;
+  const s = data.subarray(at, at + LZ_PROBE_BYTES);
+  return lzEncode(s, { level: 1 }).length < encodeAs(s, layoutScheme(layout, 'b1')!, layout).length * 0.97;
 }
 
 function encodeAs(data: Uint8Array, scheme: GroupScheme, layout: ChunkLayout): Uint8Array {

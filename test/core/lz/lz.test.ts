@@ -209,6 +209,36 @@ test('lz decoder kernel (WebAssembly) equals the TS reference: seeded inputs, ev
   assert.ok(rejected > 1000, `only ${rejected} of 2000 mutations rejected`);
 });
 
+test('lz two-rate literals (flags 2): round trips, extreme probabilities, kernel equals reference, chosen only where smaller', () => {
+  const rng = new Rng(57);
+  // Bits that are almost always 0 push the two probabilities to their limits (the clamp's case).
+  const skewed = Uint8Array.from({ length: 60_000 }, () => (rng.int(200) === 0 ? rng.int(256) : rng.int(3)));
+  const int8ish = Uint8Array.from({ length: 50_000 }, () => Math.round(rng.normal() * 12) & 255);
+  const cases: Array<[string, Uint8Array]> = [...shapes(), ['skewed', skewed], ['int8-like', int8ish]];
+  const propsList: LzProps[] = [{ lc: 3, lp: 0, pb: 2 }, { lc: 0, lp: 0, pb: 0 }, { lc: 1, lp: 1, pb: 0 }, { lc: 8, lp: 4, pb: 4 }];
+  const kernel = kernelPath() === 'wasm-simd';
+  for (const [name, data] of cases) {
+    for (const [level, props] of [[1, propsList[2]!], [6, propsList[0]!], [6, propsList[1]!], [5, propsList[3]!]] as const) {
+      const enc = lzEncode(data, { level, props, twoRate: true });
+      if (enc[1] === 1) continue; // stored
+      assert.equal(enc[1], 2, `${name}: flags byte`);
+      assert.ok(bytesEqual(lzDecodeReference(enc, data.length), data), `${name} level ${level} ${JSON.stringify(props)}: reference`);
+      if (kernel) assert.ok(bytesEqual(lzDecode(enc, data.length), data), `${name} level ${level} ${JSON.stringify(props)}: kernel`);
+    }
+  }
+  // On int8-like data two-rate is smaller, and the default search takes it; mutated two-rate
+  // payloads give the kernel exactly the reference's bytes or error.
+  const one = lzEncode(int8ish, { level: 6, twoRate: false }), two = lzEncode(int8ish, { level: 6, twoRate: true });
+  assert.ok(two.length < one.length, `two-rate ${two.length} vs ${one.length}`);
+  assert.equal(lzEncode(int8ish, { level: 6 })[1], 2);
+  if (!kernel) return;
+  const small = lzEncode(int8ish.subarray(0, 6000), { level: 6, twoRate: true });
+  for (let i = 0; i < 600; i++) {
+    const { data: bad } = mutate(small, rng);
+    assert.equal(outcome(() => lzDecode(bad, 6000)), outcome(() => lzDecodeReference(bad, 6000)), `mutation ${i}`);
+  }
+});
+
 test('lz framed form: round trip, header fields, and fuzzing detects every corruption', () => {
   const data = new Uint8Array([...textLike(4_000, 21), ...floats(2_000, 22)]);
   const frame = lzCompress(data, { level: 6 });
