@@ -36,7 +36,7 @@ export function registerTensorCommands(program: Command): void {
     .option('--threads <n>', 'worker threads (default: all cores)', threadsArg)
     .option('--format <format>', "container (streaming, smallest) or safetensors (standard readers list the tensors; built in memory)", 'container')
     .option('--chunk-kib <n>', 'chunk size in KiB (4..1024)', threadsArg)
-    .option('--max', 'also try LZ on every chunk (smaller on some FP16/int8 files, but packs and unpacks at a few MB/s)')
+    .option('--max', 'also try LZ on every chunk, int8 lanes in 1 MiB chunks (smaller on some FP16/int8 files; packs at under 1 MB/s, unpacks at a few MB/s)')
     .option('--no-lz', 'never use LZ (fastest unpack everywhere)')
     .option('-f, --force', 'replace an existing output file')
     .action(async (input: string, o: { output?: string; base?: string; threads?: number; format: string; chunkKib?: number; max?: boolean; lz: boolean; force?: boolean }) => {
