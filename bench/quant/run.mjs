@@ -9,6 +9,11 @@
 //   npm run bench:quant                 # the full grid (~5-10 minutes on the shared 2-core VM)
 //   node bench/quant/run.mjs --quick    # 500 tokens, group 64, zero point only
 //   options: --eval-tokens=N --calib-tokens=N --prompts=N --steps=N --modes=sym,zp --methods=rtn,gptq
+//            --bits=4,3 --groups=16,64 (a method runs the listed groups it supports: the packed
+//            format's 32/64/128, plus 16 for spqr)
+//
+// The calibrated methods (gptq, gptq-outliers, spqr) share one Hessian capture on the fp32 model
+// (its time is printed once in the header); their "quant. time" is the quantization alone.
 //
 // Writes bench/results/quant.{json,md}.
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
@@ -23,6 +28,7 @@ import { disjointSlices } from '../../dist/src/tensors/quant/pipeline.js';
 import { QUANT_METHODS, methodSupportsBits, quantizeModel } from '../../dist/src/tensors/quant/registry.js';
 import { QUANT_GROUPS } from '../../dist/src/tensors/quant/packed.js';
 import { kernelPath } from '../../dist/src/kernels/loader.js';
+import { captureHessians } from '../../dist/src/tensors/quant/gptq.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -36,8 +42,9 @@ const calibTokens = Number(arg('calib-tokens', quick ? 500 : 2000));
 const promptCount = Number(arg('prompts', quick ? 4 : 8));
 const steps = Number(arg('steps', quick ? 16 : 32));
 const PROMPT_TOKENS = 8;
-const BITS = [8, 6, 4, 3, 2];
-const groups = quick ? [64] : [...QUANT_GROUPS];
+const BITS = arg('bits', '8,6,4,3,2').split(',').map(Number);
+const groupArg = arg('groups', undefined)?.split(',').map(Number);
+const groupsOf = (method) => (quick ? [64] : (method.groups ?? QUANT_GROUPS).filter((g) => (groupArg ? groupArg.includes(g) : QUANT_GROUPS.includes(g) || g === 16)));
 const modes = arg('modes', quick ? 'zp' : 'sym,zp').split(',');
 const methodNames = arg('methods', QUANT_METHODS.map((m) => m.name).join(',')).split(',');
 
@@ -66,14 +73,25 @@ const fp32Storage = modelStorage(fp32());
 const refPerplexity = Math.exp(trace.nll / trace.count);
 console.log(`fp32: perplexity ${refPerplexity.toFixed(4)} (reference pass ${((performance.now() - t0) / 1000).toFixed(1)} s); greedy: ${prompts.length} prompts of ${PROMPT_TOKENS} tokens, ${steps} tokens each`);
 
+// One fp32 Hessian capture shared by the methods that take one (kmeans captures its own).
+const SHARED_HESSIANS = new Set(['gptq', 'gptq-outliers', 'spqr']);
+let hessians, captureSeconds = 0;
+if (methodNames.some((n) => SHARED_HESSIANS.has(n))) {
+  t0 = performance.now();
+  hessians = captureHessians(fp32(), calibration.docs);
+  captureSeconds = (performance.now() - t0) / 1000;
+  console.log(`Hessian capture on fp32 (${calibration.tokens} tokens): ${captureSeconds.toFixed(1)} s, shared by ${methodNames.filter((n) => SHARED_HESSIANS.has(n)).join(', ')}`);
+}
+
 const rows = [{ method: 'fp32', bits: 32, group: null, mode: null, linearBpw: fp32Storage.linearBitsPerWeight, modelBpw: fp32Storage.modelBitsPerWeight, perplexity: refPerplexity, delta: 0, klMean: 0, flipRate: 0, greedyAgreement: 1, firstDivergence: steps, seconds: 0 }];
 for (const name of methodNames) {
   const method = QUANT_METHODS.find((m) => m.name === name);
   if (!method) throw new Error(`no method '${name}' in the registry`);
   for (const bits of BITS) {
-    for (const group of groups) {
+    for (const group of groupsOf(method)) {
       for (const mode of modes) {
         const row = { method: name, bits, group, mode };
+        if (mode === 'sym' && method.zeroPointOnly) continue;
         if (!methodSupportsBits(method, bits)) {
           const why = method.bits ? `${name} makes ${method.bits.join('/')}-bit codes only` : `the packed format cannot hold ${bits}-bit codes`;
           rows.push({ ...row, skipped: why });
@@ -81,7 +99,7 @@ for (const name of methodNames) {
           continue;
         }
         t0 = performance.now();
-        const q = quantizeModel(fp32(), name, { bits, group, symmetric: mode === 'sym', calibration: method.needsCalibration ? calibration.docs : undefined });
+        const q = quantizeModel(fp32(), name, { bits, group, symmetric: mode === 'sym', calibration: method.needsCalibration ? calibration.docs : undefined, ...(SHARED_HESSIANS.has(name) ? { hessians } : {}) });
         const seconds = (performance.now() - t0) / 1000;
         const e = evaluateAgainst(trace, q.model);
         const r = {
@@ -144,7 +162,7 @@ for (const v of verdicts) console.log(`- ${v.target}: ${v.verdict}${v.detail ? `
 // ---------------------------------------------------------------------------------------------
 const env = {
   date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, loadavg: loadavg(),
-  kernels: kernelPath(), quick, evalTokens, calibTokens, prompts: prompts.length, promptTokens: PROMPT_TOKENS, steps,
+  kernels: kernelPath(), quick, evalTokens, calibTokens, captureSeconds, prompts: prompts.length, promptTokens: PROMPT_TOKENS, steps,
   note: 'shared 2-core machine (other jobs running): quantization times are indicative only',
 };
 const md = [
@@ -154,8 +172,9 @@ const md = [
   '',
   `Model: stories260K restored from the shared copy (SHA-256 ${STORIES260K_SHA256}). Quantized: the 35 block linear layers (226,560 weights); the token embedding / shared classifier and the norms stay fp32.`,
   `Evaluation: characters ${evaluation.start}..${evaluation.end} of tinystories_val.txt (its end; ${evaluation.docs.length} documents, ${evaluation.tokens} scored tokens). Calibration (GPTQ and other calibrated methods): characters ${calibration.start}..${calibration.end} (its start; ${calibration.docs.length} documents, ${calibration.tokens} tokens). Disjoint.`,
+  ...(hessians ? [`One Hessian capture on the fp32 model (${captureSeconds.toFixed(1)} s) is shared by ${methodNames.filter((n) => SHARED_HESSIANS.has(n)).join(', ')}; their quantization time excludes it.`] : []),
   `Greedy agreement: ${prompts.length} prompts (the first ${PROMPT_TOKENS} tokens of held-out documents), ${steps} greedy tokens each; "first div." is the mean index of the first token that differs from fp32's (${steps} = none).`,
-  'bits/weight counts codes, fp16 scales and zero points; "linears" is over the quantized layers, "model" over every parameter (fp32 embedding and norms included).',
+  'bits/weight counts codes, scales and zero points (fp16, or for spqr their 3-bit codes and the fp16 second-level statistics) and every outlier (CSR: row offsets, u16 column index, fp16 value); "linears" is over the quantized layers, "model" over every parameter (fp32 embedding and norms included).',
   '',
   '| method | bits | group | mode | bits/weight (linears) | bits/weight (model) | perplexity | Δ vs fp32 | mean KL (nats) | top-1 flips | greedy agreement | first div. | quant. time (s) |',
   '|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
