@@ -29,9 +29,12 @@ export interface QuantizeOptions extends QuantOptions, LongOpOptions {
   actOrder?: boolean;
   /** GPTQ: the reference quantizer's search for each group's range (default true). */
   mse?: boolean;
-  /** GPTQ / SpQR: capture each block's Hessians with the blocks before it quantized. */
+  /**
+   * GPTQ / SpQR: capture each block's Hessians with the blocks before it quantized, as the
+   * references do (default true unless `hessians` is given).
+   */
   sequential?: boolean;
-  /** GPTQ / SpQR: Hessians already captured on the fp32 model (captureHessians), reused instead of a new capture. */
+  /** GPTQ / SpQR: Hessians captured once on the fp32 model (captureHessians), reused instead of capturing (then not sequential). */
   hessians?: Map<string, HessianAccumulator>;
   /** Fraction of weights kept in fp16 as sparse outliers (SpQR-style), e.g. 0.01. */
   outliers?: number;
@@ -60,9 +63,14 @@ export interface QuantMethod {
   quantize(model: LlamaModel, opts: QuantizeOptions): QuantizedModel;
 }
 
-/** GPTQ's options as the targets were measured: act-order and the reference's range search on. */
+/**
+ * GPTQ's options as the references run it: act-order, the reference quantizer's range search, and
+ * sequential calibration (each block's Hessians captured through the blocks before it, already
+ * quantized) unless Hessians captured on the fp32 model are passed in.
+ */
 const gptqDefaults = (opts: QuantizeOptions): MethodOptions => ({
   ...opts, actOrder: opts.actOrder ?? true, mse: opts.mse ?? true, lowRank: opts.rank, fraction: opts.outliers,
+  sequential: opts.sequential ?? opts.hessians === undefined,
 });
 
 export const QUANT_METHODS: QuantMethod[] = [
@@ -80,7 +88,7 @@ export const QUANT_METHODS: QuantMethod[] = [
   },
   {
     name: 'gptq',
-    description: 'GPTQ: column-wise quantization with Hessian-weighted error feedback, act-order and range search on by default (Frantar et al. 2022)',
+    description: 'GPTQ: column-wise quantization with Hessian-weighted error feedback, act-order, range search and sequential calibration on by default (Frantar et al. 2022)',
     needsCalibration: true,
     quantize: (model, opts) => quantizeModelMethod(model, 'gptq', opts.calibration!, gptqDefaults(opts)),
   },
@@ -99,7 +107,7 @@ export const QUANT_METHODS: QuantMethod[] = [
     zeroPointOnly: true,
     quantize: (model, opts) => quantizeModelSpqr(model, opts.calibration!, {
       bits: opts.bits as SpqrBits, group: opts.group, damp: opts.damp, blockSize: opts.blockSize, actOrder: opts.actOrder, fraction: opts.outliers,
-      sequential: opts.sequential, hessians: opts.hessians, signal: opts.signal, onProgress: opts.onProgress,
+      sequential: opts.sequential ?? opts.hessians === undefined, hessians: opts.hessians, signal: opts.signal, onProgress: opts.onProgress,
     }),
   },
   {
