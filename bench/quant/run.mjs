@@ -155,7 +155,7 @@ const verdicts = [];
   const best = rs.reduce((b, r) => (!b || r.delta < b.delta ? r : b), undefined);
   verdicts.push({
     target: '3-bit: GPTQ with outliers stays within 10% of fp32 perplexity',
-    verdict: !best ? 'not measured (no outlier method in the registry yet)' : best.delta <= 0.1 ? 'met' : 'missed',
+    verdict: !best ? 'not measured (no outlier method among --methods)' : best.delta <= 0.1 ? 'met' : 'missed',
     detail: rs.map((r) => `${r.method} g${r.group} ${r.mode}: ${pct(r.delta)} (${r.linearBpw.toFixed(3)} bits/weight, ${pct(r.outliers, false)} outliers)`).join('; '),
   });
 }
@@ -167,7 +167,7 @@ const verdicts = [];
   }
   verdicts.push({
     target: 'HQQ beats RTN (lower perplexity) at every width',
-    verdict: pairs.length === 0 ? 'not measured (no hqq method in the registry yet)' : pairs.every((p) => p.met) ? 'met' : 'missed',
+    verdict: pairs.length === 0 ? 'not measured (hqq not among --methods)' : pairs.every((p) => p.met) ? 'met' : 'missed',
     detail: pairs.map((p) => `${p.config}: HQQ ${p.hqq.toFixed(4)} vs RTN ${p.rtn.toFixed(4)} ${p.met ? 'met' : 'missed'}`).join('; '),
   });
 }
