@@ -6,8 +6,10 @@
 //
 //   npm run bench:tensors              # everything (about 10 minutes on the shared 2-core VM)
 //   node bench/tensors/run.mjs --quick # fewer repetitions, skips brotli on files over 4 MB
+//   node bench/tensors/run.mjs --quick --only=faceres-deep,stories260K   # files whose label contains one of these
 //
-// Writes bench/results/tensors.{json,md}. MB = 10^6 bytes of the original file.
+// Writes bench/results/tensors.{json,md}, or tensors-subset.{json,md} with --only (so a partial run
+// does not replace the full one). MB = 10^6 bytes of the original file.
 import { readFileSync, readdirSync, statSync, writeFileSync, mkdirSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, dirname, basename, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,7 +76,8 @@ for (const src of [join(shared, 'silero_vad/silero_vad_16k.safetensors'), join(s
     files.push({ path: out, set: 'derived', label: `${basename(src)} → ${dtype} safetensors` });
   }
 }
-const selected = only ? files.filter((f) => f.label.includes(only)) : files;
+const selected = only ? files.filter((f) => only.split(',').some((o) => f.label.includes(o))) : files;
+const outName = only ? 'tensors-subset' : 'tensors';
 
 // ---------------------------------------------------------------------------------------------
 // Measurements
@@ -184,6 +187,8 @@ const env = { date: new Date().toISOString(), node: process.version, cpus: cpus(
 const md = [
   '# bench/tensors',
   '',
+  `Command: \`node bench/tensors/run.mjs ${process.argv.slice(2).join(' ')}\``.replace(/ `$/, '`'),
+  '',
   `Run ${env.date} on ${env.cpus} × ${env.cpu} (shared with other jobs: load average at the end ${env.loadavg.map((x) => x.toFixed(1)).join(' ')}), Node ${env.node}, kernels ${env.kernels}. ZipNN: ${env.zipnn}.`,
   'Ratios are packed / original (lower is better). `target` = ours (default, `zipml pack`) ≤ min(ZipNN, zstd -19, xz -9); `max` = `zipml pack --max` (LZ tried on every chunk; run on files up to 4 MB where the default misses zstd -19 or xz -9), `target max` = the better of the two meets it.',
   'Speeds in MB/s of original bytes, in-memory: wall = best of repeated runs (`--max`: one run each); cpu = bytes over the CPU time of the calling thread alone, summed over the runs (Linux /proc; the machine is shared, so wall time includes waiting for a core).',
@@ -204,8 +209,8 @@ const md = [
   '',
 ];
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });
-writeFileSync(join(root, 'bench', 'results', 'tensors.json'), JSON.stringify({ env, rows }, null, 2));
-writeFileSync(join(root, 'bench', 'results', 'tensors.md'), md.join('\n'));
+writeFileSync(join(root, 'bench', 'results', `${outName}.json`), JSON.stringify({ env, rows }, null, 2));
+writeFileSync(join(root, 'bench', 'results', `${outName}.md`), md.join('\n'));
 }
 
 const speeds = (key, s) => ({ [key]: s.wall, [`${key}Cpu`]: s.cpu });
@@ -272,4 +277,4 @@ for (const f of selected) {
 await pool2.close();
 rmSync(tmp, { recursive: true, force: true });
 
-console.log(`wrote bench/results/tensors.{json,md}: ${rows.filter((r) => r.target).length}/${rows.length} files meet the ratio target`);
+console.log(`wrote bench/results/${outName}.{json,md}: ${rows.filter((r) => r.target).length}/${rows.length} files meet the ratio target`);

@@ -29,8 +29,8 @@ const arg = (name) => {
   return i >= 0 ? argv[i + 1]?.split(',') : undefined;
 };
 const names = arg('--datasets') ?? (quick ? QUICK_DATASETS : DATASETS);
-// LanceDB is opt-in (--only ...,lancedb): one query at a time through its async API, its sweep
-// did not finish on MNIST within 20 minutes in development.
+// LanceDB is opt-in (--only ...,lancedb): one query at a time through its async API at ~200-1,000
+// QPS, its sweep adds about 5 minutes to MNIST alone (bench/results/vectors-lancedb.md).
 const only = arg('--only') ?? LIBRARIES.filter((l) => l !== 'lancedb');
 const bad = [...names.filter((n) => !DATASETS.includes(n) && !EXTRA_DATASETS.includes(n)), ...only.filter((l) => !LIBRARIES.includes(l))];
 if (!names.length || !only.length || bad.length) {

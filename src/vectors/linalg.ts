@@ -16,17 +16,28 @@ export { SeededRandom } from '../core/random.js';
  * silently).
  */
 export function checkRows(x: Float32Array, d: number, what: string): number {
+  const n = checkRowShape(x, d, what);
+  checkFinite(x, d, what);
+  return n;
+}
+
+/** checkRows without the scan for non-finite values: the row count of a row-major array. */
+export function checkRowShape(x: Float32Array, d: number, what: string): number {
   if (!(x instanceof Float32Array)) throw new ZipmlError('E_ARG', `${what}: vectors must be a Float32Array`);
   if (x.length % d !== 0) {
     throw new ZipmlError('E_ARG', `${what}: ${x.length} values are not a whole number of ${d}-dimensional vectors`);
   }
+  return x.length / d;
+}
+
+/** Rejects NaN and ±Infinity; `firstRow` numbers the rows of a slice as in the whole array. */
+export function checkFinite(x: Float32Array, d: number, what: string, firstRow = 0): void {
   for (let i = 0; i < x.length; i++) {
     const v = x[i]!;
     if (v - v !== 0) {
-      throw new ZipmlError('E_ARG', `${what}: vector ${Math.floor(i / d)} has a non-finite value (${v}) at dimension ${i % d}`);
+      throw new ZipmlError('E_ARG', `${what}: vector ${firstRow + Math.floor(i / d)} has a non-finite value (${v}) at dimension ${i % d}`);
     }
   }
-  return x.length / d;
 }
 
 /** Rejects a positive dimension that is not a safe integer in 1..max. */

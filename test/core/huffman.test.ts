@@ -9,6 +9,7 @@ import {
   huffmanEncodeBlock,
   huffmanEncodeBlockReference,
   huffmanMaxPayload,
+  huffmanEstimateBytes,
 } from '../../src/core/entropy/huffman.js';
 import { entropyBits, histogram } from '../../src/core/entropy/histogram.js';
 import { ZipmlError, isZipmlError } from '../../src/core/errors.js';
@@ -380,4 +381,21 @@ test('fuzz: 12,000 mutated payloads give a ZipmlError or the right bytes, the sa
   }
   t.diagnostic(JSON.stringify({ ...stats, silentByKind }));
   assert.equal(stats.runs, 12_000);
+});
+
+test('huffmanEstimateBytes is the payload size to within the 3 bytes of stream rounding', () => {
+  const rng = new Rng(78);
+  for (const n of [50, 4097, 65_536, 200_001]) {
+    for (const skew of [0.2, 0.8, 0.97]) {
+      const src = Uint8Array.from({ length: n }, () => (rng.float() < skew ? rng.int(3) : rng.int(256)));
+      const est = huffmanEstimateBytes(histogram(src), n);
+      const real = huffmanEncodeBlock(src);
+      if (real === null || est === null) {
+        assert.equal(real, null, `n=${n} skew=${skew}: estimate null, payload not`);
+        continue;
+      }
+      assert.ok(real.length - est >= 0 && real.length - est <= 3, `n=${n} skew=${skew}: ${real.length} vs ${est}`);
+    }
+  }
+  assert.equal(huffmanEstimateBytes(histogram(new Uint8Array(10).fill(3)), 10), null);
 });

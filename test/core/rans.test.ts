@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   normalizeFrequencies, ransDecodeBlock, ransDecodeBlockReference, ransEncodeBlock, ransEncodeBlockReference,
-  ransPayloadInfo, RANS_MAX_BLOCK, RANS_MIN_SCALE_BITS,
+  ransPayloadInfo, RANS_MAX_BLOCK, RANS_MIN_SCALE_BITS, ransEstimateBytes,
 } from '../../src/core/entropy/rans.js';
 import { entropyBits, histogram } from '../../src/core/entropy/histogram.js';
 import { isZipmlError } from '../../src/core/errors.js';
@@ -315,4 +315,21 @@ test('rans payloads do not depend on the kernel path', { skip: !simdSupported() 
   } finally {
     setKernelPath(undefined);
   }
+});
+
+test('ransEstimateBytes is within a few bytes of the real payload, and null where encoding is', () => {
+  const rng = new Rng(77);
+  for (const n of [100, 5000, 65_536, 300_000]) {
+    for (const skew of [0.3, 0.9, 0.99]) {
+      const src = Uint8Array.from({ length: n }, () => (rng.float() < skew ? rng.int(4) : rng.int(256)));
+      for (const scaleBits of [10, 12, 15]) {
+        const est = ransEstimateBytes(histogram(src), n, { scaleBits })!;
+        const real = ransEncodeBlock(src, { scaleBits }, histogram(src));
+        if (!real) continue;
+        // The stream ends with states that hold up to 32 bits of the message each.
+        assert.ok(Math.abs(real.length - est) <= 4 * (n < 4096 ? 4 : 16) + 2, `n=${n} skew=${skew} scale=${scaleBits}: ${real.length} vs ${est}`);
+      }
+    }
+  }
+  assert.equal(ransEstimateBytes(histogram(new Uint8Array(10).fill(3)), 10), null);
 });

@@ -10,6 +10,7 @@ import { encodeChunk, decodeChunk, chunkInfo, StreamType, ChunkLayout, f16PlainS
 import { setKernelPath, simdSupported } from '../../src/kernels/loader.js';
 import { f32ToBf16, f32ToF16 } from '../../src/core/dtypes.js';
 import { ZipmlError } from '../../src/core/errors.js';
+import { xxh32 } from '../../src/core/checksum.js';
 import { Rng } from '../util/rng.js';
 import { mutate, bytesEqual } from '../util/mutate.js';
 
@@ -188,4 +189,43 @@ test('chunks: a repetitive f32 chunk (a fixed basis) takes the LZ stream and rou
   // Learned weights do not repeat: LZ is not even tried there.
   const plain = encodeChunk(u8(weights(20_000, 8)), 'f32', { lzLevel: 1 });
   assert.notEqual(chunkInfo(plain, 'f32', 80_000).streams[0]!.type, StreamType.Lz);
+});
+
+test('chunks: the fused WebAssembly decoder agrees with the reference on valid and mutated payloads', { skip: !simdSupported() ? 'no WebAssembly SIMD' : false }, () => {
+  const rng = new Rng(31);
+  const skewed = Uint8Array.from({ length: 3000 }, () => (rng.int(50) === 0 ? rng.int(256) : 7 + rng.int(2)));
+  const all: Array<[string, GroupScheme, Uint8Array]> = [
+    ...cases(),
+    // Narrow rANS (stream under 4 KiB) and f16 plain split.
+    ['small skewed b1', 'b1', skewed],
+    ['f16 plain split', 'f16', new Uint8Array(Uint16Array.from({ length: 8192 }, () => (rng.int(2) ? 0x8000 | (14 << 10) : 10 << 10) | rng.int(1024)).buffer)],
+  ];
+  const seen = new Set<StreamType>();
+  const decodeOn = (path: 'wasm-simd' | 'reference', payload: Uint8Array, scheme: GroupScheme, n: number, checksum?: number): Uint8Array | string => {
+    setKernelPath(path);
+    try {
+      const out = new Uint8Array(n);
+      decodeChunk(payload, scheme, out, checksum);
+      return out;
+    } catch (e) {
+      assert.ok(e instanceof ZipmlError, `${path} threw ${(e as Error).message}`);
+      return (e as ZipmlError).code;
+    } finally {
+      setKernelPath(undefined);
+    }
+  };
+  for (const [name, scheme, data] of all) {
+    const payload = encodeChunk(data, scheme);
+    for (const s of chunkInfo(payload, scheme, data.length).streams) seen.add(s.type);
+    const good = decodeOn('wasm-simd', payload, scheme, data.length, xxh32(payload));
+    assert.ok(good instanceof Uint8Array && bytesEqual(good, data), `${name}: fused round trip`);
+    assert.equal(decodeOn('wasm-simd', payload, scheme, data.length, xxh32(payload) ^ 1), 'E_CORRUPT', `${name}: checksum checked`);
+    for (let i = 0; i < 300; i++) {
+      const { data: bad, kind } = mutate(payload, rng);
+      const a = decodeOn('wasm-simd', bad, scheme, data.length), b = decodeOn('reference', bad, scheme, data.length);
+      if (typeof a === 'string' || typeof b === 'string') assert.equal(typeof a, typeof b, `${name}: mutation ${i} (${kind}): fused ${String(a)}, reference ${String(b)}`);
+      else assert.ok(bytesEqual(a, b), `${name}: mutation ${i} (${kind}) decodes differently`);
+    }
+  }
+  for (const t of [StreamType.Raw, StreamType.Rle, StreamType.Huffman, StreamType.Rans]) assert.ok(seen.has(t), `stream type ${t} covered`);
 });

@@ -16,7 +16,8 @@ import { readSafetensorsLayout } from '../../src/tensors/formats/safetensors.js'
 import { unpackBytes, memoryPackedReader, readPackedTensor, openPacked } from '../../src/tensors/pack/unpack.js';
 import { packFile, unpackFile } from '../../src/tensors/pack/files.js';
 import { tensorTableJson } from '../../src/tensors/pack/format.js';
-import { Sha256Reference, createSha256Offloaded, SHA256_OFFLOAD_MIN } from '../../src/tensors/pack/sha256.js';
+import { Sha256Reference, createSha256Offloaded, createSourceHashes, SHA256_OFFLOAD_MIN } from '../../src/tensors/pack/sha256.js';
+import { xxh32 as xxh32Of } from '../../src/core/checksum.js';
 import { bufferSource, readModelLayout } from '../../src/tensors/layout.js';
 import { encodeSafetensors, type SafetensorsTensor } from '../../src/tensors/formats/safetensors.js';
 import { specialFloatsSafetensors } from '../../src/tensors/formats/special-floats.js';
@@ -367,5 +368,19 @@ test('safetensors-compatible output: standard readers list the tensors; unpack r
     } catch (e) {
       assert.ok(e instanceof ZipmlError, `mutation ${i}: ${(e as Error).stack}`);
     }
+  }
+});
+
+test('source hashes (SHA-256 and XXH32, on the hashing thread for large sources) equal node:crypto and xxh32', async () => {
+  const rng = new Rng(17);
+  for (const n of [1000, SHA256_OFFLOAD_MIN + 77_777]) {
+    const data = rng.bytes(n);
+    const h = await createSourceHashes(n);
+    for (let at = 0; at < n; ) {
+      const k = Math.min(n - at, 1 + rng.int(300_000));
+      h.update(data.subarray(at, at + k));
+      at += k;
+    }
+    assert.deepEqual(await h.digest(), { sha256: sha(data), xxh32: xxh32Of(data) }, `n=${n}`);
   }
 });

@@ -252,6 +252,19 @@ function plan(n: number, hist: Uint32Array, limit: number): Plan | null {
   return { lens, codes, maxSymbol, maxLen, headerBytes };
 }
 
+/**
+ * The size huffmanEncodeBlock would give a block with histogram `hist` (n bytes), to within the
+ * 3 bytes of per-stream rounding, without coding it; null where it would return null.
+ */
+export function huffmanEstimateBytes(hist: Uint32Array, n: number, opts?: HuffmanBlockOptions): number | null {
+  const limit = opts?.maxCodeLength ?? DEFAULT_MAX_CODE_LENGTH;
+  const p = plan(n, hist, limit);
+  if (!p) return null;
+  let bits = 0;
+  for (let s = 0; s <= p.maxSymbol; s++) bits += hist[s]! * p.lens[s]!;
+  return p.headerBytes + Math.ceil(bits / 8);
+}
+
 /** Writes the header (table + jump) into out[0..headerBytes). */
 function writeHeader(out: Uint8Array, p: Plan, sizes: ArrayLike<number>): void {
   out[0] = p.maxSymbol;

@@ -396,6 +396,8 @@ interface RansExports {
   histogram(src: number, n: number, out: number): void;
   encode(info: number, states: number, lanes: number, src: number, n: number, outEnd: number, scaleBits: number): number;
   buildSlots(freqs: number, slots: number, slotSym: number): void;
+  buildSlotsPacked(freqs: number, slots: number): void;
+  decodePacked(slots: number, states: number, lanes: number, stream: number, streamLen: number, out: number, n: number, scaleBits: number, diag: number): number;
   decode(
     slots: number, slotSym: number, states: number, lanes: number, stream: number,
     streamLen: number, out: number, n: number, scaleBits: number, diag: number,
@@ -446,11 +448,18 @@ function wasmCoder(k: WasmKernel<RansExports>): StreamCoder {
       new Uint32Array(mem, base + M_FREQS, 256).set(freqs);
       new Uint32Array(mem, base + M_STATES, states.length).set(states);
       k.u8.set(stream, base + M_DATA);
-      k.exports.buildSlots(base + M_FREQS, base + M_SLOTS, base + M_SLOTSYM);
-      const code = k.exports.decode(
-        base + M_SLOTS, base + M_SLOTSYM, base + M_STATES, states.length,
-        base + M_DATA, stream.length, base + out, n, scaleBits, base + M_DIAG,
-      );
+      let code: number;
+      if (scaleBits <= 12) {
+        // One packed entry per slot (symbol, freq, bias) fits at these scales: one load per step.
+        k.exports.buildSlotsPacked(base + M_FREQS, base + M_SLOTS);
+        code = k.exports.decodePacked(base + M_SLOTS, base + M_STATES, states.length, base + M_DATA, stream.length, base + out, n, scaleBits, base + M_DIAG);
+      } else {
+        k.exports.buildSlots(base + M_FREQS, base + M_SLOTS, base + M_SLOTSYM);
+        code = k.exports.decode(
+          base + M_SLOTS, base + M_SLOTSYM, base + M_STATES, states.length,
+          base + M_DATA, stream.length, base + out, n, scaleBits, base + M_DIAG,
+        );
+      }
       dst.set(k.u8.subarray(base + out, base + out + n));
       states.set(new Uint32Array(k.memory.buffer, base + M_STATES, states.length));
       const diag = new Uint32Array(k.memory.buffer, base + M_DIAG, 2);
@@ -497,6 +506,46 @@ function encoderInfo(freqs: Uint32Array, scaleBits: number): Uint32Array {
 // ---------------------------------------------------------------------------------------------
 // Blocks
 
+interface TablePlan {
+  freqs: Uint32Array;
+  table: Uint8Array;
+  lanes: number;
+  /** Table, states and the ideal stream size of this table: the payload size to a few bytes. */
+  estimate: number;
+}
+
+// The last plan, so that ransEstimateBytes followed by ransEncodeBlock on the same histogram
+// normalizes it once. Keyed by a copy of the histogram, not the array's identity.
+let lastPlan: { hist: Uint32Array; n: number; scaleBits: number; plan: TablePlan | null } | undefined;
+
+function tablePlan(h: Uint32Array, n: number, scaleBits: number): TablePlan | null {
+  const c = lastPlan;
+  if (c && c.n === n && c.scaleBits === scaleBits && c.hist.every((v, i) => v === h[i])) return c.plan;
+  let plan: TablePlan | null = null;
+  let distinct = 0;
+  for (let s = 0; s < 256; s++) if (h[s]! > 0) distinct++;
+  if (distinct >= 2) {
+    const M = 2 ** scaleBits;
+    const lanes = n < RANS_NARROW_BELOW ? RANS_NARROW_LANES : RANS_LANES;
+    const freqs = normalizeFrequencies(h, scaleBits);
+    const table = writeTable(freqs, scaleBits, lanes);
+    let idealBits = 0;
+    for (let s = 0; s < 256; s++) if (h[s]! > 0) idealBits += h[s]! * Math.log2(M / freqs[s]!);
+    plan = { freqs, table, lanes, estimate: table.length + 4 * lanes + idealBits / 8 };
+  }
+  lastPlan = { hist: h.slice(), n, scaleBits, plan };
+  return plan;
+}
+
+/**
+ * About the size ransEncodeBlock would give a block with histogram `hist` (n bytes), without
+ * coding it (the ideal cost of its normalized table; the real stream is within a few bytes);
+ * null where the block has a single distinct byte.
+ */
+export function ransEstimateBytes(hist: Uint32Array, n: number, opts?: RansBlockOptions): number | null {
+  return tablePlan(hist, n, opts?.scaleBits ?? RANS_DEFAULT_SCALE_BITS)?.estimate ?? null;
+}
+
 function encodeBlock(
   src: Uint8Array, opts: RansBlockOptions | undefined, hist: Uint32Array | undefined, coder: StreamCoder,
 ): Uint8Array | null {
@@ -517,18 +566,11 @@ function encodeBlock(
   } else {
     h = coder.histogram(src);
   }
-  let distinct = 0;
-  for (let s = 0; s < 256; s++) if (h[s]! > 0) distinct++;
-  if (distinct < 2) return null;
-
-  const M = 2 ** scaleBits;
-  const lanes = n < RANS_NARROW_BELOW ? RANS_NARROW_LANES : RANS_LANES;
-  const freqs = normalizeFrequencies(h, scaleBits);
-  const table = writeTable(freqs, scaleBits, lanes);
+  const t = tablePlan(h, n, scaleBits);
+  if (!t) return null;
+  const { freqs, table, lanes } = t;
   // Skip the coding pass when even the ideal cost of this table cannot beat storing raw.
-  let idealBits = 0;
-  for (let s = 0; s < 256; s++) if (h[s]! > 0) idealBits += h[s]! * Math.log2(M / freqs[s]!);
-  if (table.length + 4 * lanes + idealBits / 8 >= n) return null;
+  if (t.estimate >= n) return null;
 
   const info = encoderInfo(freqs, scaleBits);
   const states = initialStates(table, src, lanes);

@@ -65,7 +65,15 @@ export function group32(src: usize, m: usize, dst: usize): void {
 
 /** Inverse of group32: streams at s (4 x m bytes) -> m f32 values at dst. */
 export function ungroup32(s: usize, m: usize, dst: usize): void {
-  const s0 = s, s1 = s + m, s2 = s + 2 * m, s3 = s + 3 * m;
+  ungroup32From(s, s + m, s + 2 * m, s + 3 * m, m, dst);
+}
+
+/**
+ * ungroup32 with each stream anywhere (the fused chunk decoder reads raw streams straight from
+ * the payload, decoded ones from its scratch).
+ */
+@inline
+export function ungroup32From(s0: usize, s1: usize, s2: usize, s3: usize, m: usize, dst: usize): void {
   const m16 = m & ~(<usize>15);
   for (let i: usize = 0; i < m16; i += 16) {
     const e = v128.load(s0 + i), h = v128.load(s1 + i), md = v128.load(s2 + i), lo = v128.load(s3 + i);
@@ -105,7 +113,12 @@ export function group16(src: usize, m: usize, dst: usize): void {
 
 /** Inverse of group16. */
 export function ungroup16(s: usize, m: usize, dst: usize): void {
-  const s0 = s, s1 = s + m;
+  ungroup16From(s, s + m, m, dst);
+}
+
+/** ungroup16 with each stream anywhere. */
+@inline
+export function ungroup16From(s0: usize, s1: usize, m: usize, dst: usize): void {
   const m16 = m & ~(<usize>15);
   for (let i: usize = 0; i < m16; i += 16) {
     const e = v128.load(s0 + i), h = v128.load(s1 + i);
@@ -129,10 +142,14 @@ export function groupInt(src: usize, m: usize, e: usize, dst: usize): void {
 
 /** Inverse of groupInt. */
 export function ungroupInt(s: usize, m: usize, e: usize, dst: usize): void {
-  for (let k: usize = 0; k < e; k++) {
-    const inp = s + k * m, b = e - 1 - k;
-    for (let i: usize = 0; i < m; i++) store<u8>(dst + i * e + b, load<u8>(inp + i));
-  }
+  for (let k: usize = 0; k < e; k++) ungroupIntStream(s + k * m, m, e, k, dst);
+}
+
+/** Stream k of an e-byte integer grouping (at inp, anywhere) into its byte position in dst. */
+@inline
+export function ungroupIntStream(inp: usize, m: usize, e: usize, k: usize, dst: usize): void {
+  const b = e - 1 - k;
+  for (let i: usize = 0; i < m; i++) store<u8>(dst + i * e + b, load<u8>(inp + i));
 }
 
 @inline

@@ -87,6 +87,27 @@ export function buildSlots(freqs: usize, slots: usize, slotSym: usize): void {
   }
 }
 
+/**
+ * Packed decoder table for scaleBits <= 12: slots[k] = symbol | freq << 8 | (k - start) << 20,
+ * so a decode step loads one entry instead of an entry and a symbol byte (freq < 2^12 since a
+ * valid table has two or more symbols). Same 16 bytes of slack as buildSlots.
+ */
+export function buildSlotsPacked(freqs: usize, slots: usize): void {
+  let start: usize = 0;
+  const step = i32x4.splat(4 << 20);
+  for (let s: u32 = 0; s < 256; s++) {
+    const f = load<u32>(freqs + (usize(s) << 2));
+    if (f == 0) continue;
+    let v = i32x4.add(i32x4.splat(s | (f << 8)), i32x4(0, 1 << 20, 2 << 20, 3 << 20));
+    const base = slots + (start << 2);
+    for (let k: u32 = 0; k < f; k += 4) {
+      v128.store(base + (usize(k) << 2), v);
+      v = i32x4.add(v, step);
+    }
+    start += f;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Decoder
 
@@ -117,10 +138,20 @@ function prepareShuffles(): void {
  * The new states may be below L; `refill` fixes that.
  */
 @inline
-function step4(x: v128, mask: v128, slots: usize, slotSym: usize, out: usize, scaleBits: i32): v128 {
+function step4(x: v128, mask: v128, slots: usize, slotSym: usize, out: usize, scaleBits: i32, packed: bool): v128 {
   const k = v128.and(x, mask);
   const k0 = usize(i32x4.extract_lane(k, 0)), k1 = usize(i32x4.extract_lane(k, 1));
   const k2 = usize(i32x4.extract_lane(k, 2)), k3 = usize(i32x4.extract_lane(k, 3));
+  if (packed) {
+    // One load per symbol: its byte, freq and bias all come from the entry.
+    let e = v128.load32_zero(slots + (k0 << 2));
+    e = v128.load32_lane(slots + (k1 << 2), e, 1);
+    e = v128.load32_lane(slots + (k2 << 2), e, 2);
+    e = v128.load32_lane(slots + (k3 << 2), e, 3);
+    v128.store32_lane(out, i8x16.shuffle(e, e, 0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), 0);
+    const freq = v128.and(i32x4.shr_u(e, 8), i32x4.splat(0xfff));
+    return i32x4.add(i32x4.mul(freq, i32x4.shr_u(x, scaleBits)), i32x4.shr_u(e, 20));
+  }
   store<u8>(out, load<u8>(slotSym + k0), 0);
   store<u8>(out, load<u8>(slotSym + k1), 1);
   store<u8>(out, load<u8>(slotSym + k2), 2);
@@ -156,6 +187,21 @@ export function decode(
   slots: usize, slotSym: usize, states: usize, lanes: u32,
   stream: usize, streamLen: u32, out: usize, n: u32, scaleBits: u32, diag: usize,
 ): i32 {
+  return decodeWith(slots, slotSym, states, lanes, stream, streamLen, out, n, scaleBits, diag, false);
+}
+
+/** decode over the packed table of buildSlotsPacked (scaleBits <= 12; slotSym unused). */
+export function decodePacked(
+  slots: usize, states: usize, lanes: u32, stream: usize, streamLen: u32, out: usize, n: u32, scaleBits: u32, diag: usize,
+): i32 {
+  return decodeWith(slots, 0, states, lanes, stream, streamLen, out, n, scaleBits, diag, true);
+}
+
+@inline
+function decodeWith(
+  slots: usize, slotSym: usize, states: usize, lanes: u32,
+  stream: usize, streamLen: u32, out: usize, n: u32, scaleBits: u32, diag: usize, packed: bool,
+): i32 {
   let p = stream;
   const end = stream + streamLen;
   let i: u32 = 0;
@@ -167,7 +213,7 @@ export function decode(
     let x = v128.load(states);
     const full = n & ~3;
     while (i < full && end - p >= 8) {
-      x = step4(x, mask, slots, slotSym, out + i, sb);
+      x = step4(x, mask, slots, slotSym, out + i, sb, packed);
       const c = lowLanes(x), m = i32x4.bitmask(c);
       x = refill(x, c, m, p);
       p += usize(popcnt<u32>(m) << 1);
@@ -185,10 +231,10 @@ export function decode(
     // masks, both measured ~7% slower end to end.
     while (i < full && end - p >= 2 * WIDE) {
       const o = out + i;
-      xa = step4(xa, mask, slots, slotSym, o, sb);
-      xb = step4(xb, mask, slots, slotSym, o + 4, sb);
-      xc = step4(xc, mask, slots, slotSym, o + 8, sb);
-      xd = step4(xd, mask, slots, slotSym, o + 12, sb);
+      xa = step4(xa, mask, slots, slotSym, o, sb, packed);
+      xb = step4(xb, mask, slots, slotSym, o + 4, sb, packed);
+      xc = step4(xc, mask, slots, slotSym, o + 8, sb, packed);
+      xd = step4(xd, mask, slots, slotSym, o + 12, sb, packed);
       const ca = lowLanes(xa), ma = i32x4.bitmask(ca);
       xa = refill(xa, ca, ma, p);
       p += usize(popcnt<u32>(ma) << 1);
@@ -216,8 +262,13 @@ export function decode(
     let x = load<u32>(sp);
     const k = usize(x & smask);
     const e = load<u32>(slots + (k << 2));
-    store<u8>(out + i, load<u8>(slotSym + k));
-    x = (e & 0xffff) * (x >> scaleBits) + (e >> 16);
+    if (packed) {
+      store<u8>(out + i, <u8>e);
+      x = ((e >> 8) & 0xfff) * (x >> scaleBits) + (e >> 20);
+    } else {
+      store<u8>(out + i, load<u8>(slotSym + k));
+      x = (e & 0xffff) * (x >> scaleBits) + (e >> 16);
+    }
     if (x < L) {
       if (end - p < 2) return fail(diag, STREAM_EXHAUSTED, i, p - stream);
       x = (x << 16) | u32(load<u16>(p));

@@ -24,6 +24,8 @@ export interface ModelComparison {
   /** Mean over positions of KL(p_ref || p_model), in nats. */
   klMean: number;
   top1FlipRate: number;
+  /** The model's negative log-likelihood summed over each document's scored positions (for paired tests). */
+  docNll: Float64Array;
 }
 
 export interface GreedyAgreement {
@@ -45,6 +47,10 @@ export interface ReferenceTrace {
   vocabSize: number;
   count: number;
   nll: number;
+  /** Scored positions of each document (windows of seq_len, window starts not scored). */
+  docCount: Int32Array;
+  /** The reference's negative log-likelihood summed per document. */
+  docNll: Float64Array;
   /** Log-softmax at each scored position, count x vocabSize. */
   logProbs: Float64Array;
   top: Int32Array;
@@ -94,17 +100,41 @@ export function greedyPrompts(docs: readonly (readonly number[])[], count: numbe
   return docs.filter((d) => d.length > length).slice(0, count).map((d) => d.slice(0, length));
 }
 
+/** Positions teacherForce scores in each document: every token but the first of each seq_len window. */
+export function scoredPerDocument(docs: readonly (readonly number[])[], seqLen: number): Int32Array {
+  return Int32Array.from(docs, (d) => {
+    let n = 0;
+    for (let start = 0; start + 1 < d.length; start += seqLen) n += Math.min(d.length, start + seqLen) - start - 1;
+    return n;
+  });
+}
+
+/** Document of each scored position, from per-document counts. */
+function documentIndex(docCount: Int32Array): Int32Array {
+  const out = new Int32Array(docCount.reduce((s, n) => s + n, 0));
+  let at = 0;
+  docCount.forEach((n, d) => {
+    out.fill(d, at, at + n);
+    at += n;
+  });
+  return out;
+}
+
 export function referenceTrace(ref: LlamaModel, docs: readonly (readonly number[])[], opts: TraceOptions = {}): ReferenceTrace {
   const V = ref.config.vocabSize;
   let positions = 0; // an upper bound: window starts are not scored
   for (const d of docs) positions += Math.max(0, d.length - 1);
   if (positions * V > MAX_TRACE_VALUES) throw new ZipmlError('E_LIMIT', `comparison of ${positions} positions x ${V} tokens exceeds ${MAX_TRACE_VALUES} values; use fewer tokens`);
   const logProbs = new Float64Array(positions * V), top = new Int32Array(positions);
+  const docCount = scoredPerDocument(docs, ref.config.seqLen), docNll = new Float64Array(docs.length);
+  const docOf = documentIndex(docCount);
   let count = 0, nll = 0;
   teacherForce(ref, docs, (logits, target) => {
     logSoftmax(logits, logProbs, count * V);
     top[count] = argmax(logits);
-    nll -= logProbs[count * V + target]!;
+    const l = -logProbs[count * V + target]!;
+    nll += l;
+    docNll[docOf[count]!] += l;
     count++;
   }, opts);
   argCheck(count > 0, 'compareModels needs at least one document of 2 or more tokens');
@@ -114,14 +144,14 @@ export function referenceTrace(ref: LlamaModel, docs: readonly (readonly number[
     throwIfAborted(opts.signal, 'greedy generation');
     return greedyContinuation(ref, p, steps);
   });
-  return { docs, vocabSize: V, count, nll, logProbs: logProbs.subarray(0, count * V), top: top.subarray(0, count), prompts, steps, greedy };
+  return { docs, vocabSize: V, count, nll, docCount, docNll, logProbs: logProbs.subarray(0, count * V), top: top.subarray(0, count), prompts, steps, greedy };
 }
 
 /** Perplexity, KL and flips of `model` against a trace of the reference. */
 export function compareToTrace(trace: ReferenceTrace, model: LlamaModel, opts: LongOpOptions = {}): ModelComparison {
   const V = trace.vocabSize;
   argCheck(model.config.vocabSize === V, 'compareModels: the models have different vocabularies');
-  const b = new Float64Array(V);
+  const b = new Float64Array(V), docNll = new Float64Array(trace.docs.length), docOf = documentIndex(trace.docCount);
   let k = 0, nll = 0, kl = 0, flips = 0;
   teacherForce(model, trace.docs, (logits, target) => {
     logSoftmax(logits, b);
@@ -129,9 +159,50 @@ export function compareToTrace(trace: ReferenceTrace, model: LlamaModel, opts: L
     for (let t = 0; t < V; t++) kl += Math.exp(a[t]!) * (a[t]! - b[t]!);
     if (argmax(logits) !== trace.top[k]) flips++;
     nll -= b[target]!;
+    docNll[docOf[k]!] -= b[target]!;
     k++;
   }, opts);
-  return { count: k, refPerplexity: Math.exp(trace.nll / trace.count), perplexity: Math.exp(nll / k), klMean: kl / k, top1FlipRate: flips / k };
+  return { count: k, refPerplexity: Math.exp(trace.nll / trace.count), perplexity: Math.exp(nll / k), klMean: kl / k, top1FlipRate: flips / k, docNll };
+}
+
+/**
+ * A paired comparison of two models scored on the same trace: the mean per-token change of
+ * negative log-likelihood from `a` to `b` (nats; b is better when negative), with its standard
+ * error. Tokens of one document are not independent, so documents are the sampling unit: the
+ * error is the cluster-robust (ratio-estimator) one over per-document sums. `exp(mean)` is the
+ * perplexity ratio b / a; the interval is mean ± 1.96 standard errors mapped the same way.
+ */
+export interface PairedDifference {
+  documents: number;
+  tokens: number;
+  meanNllChange: number;
+  stdErr: number;
+  perplexityRatio: number;
+  ratioLow: number;
+  ratioHigh: number;
+}
+
+/** `b` against `a` (`a` = 'reference' for the trace's own model). */
+export function pairedDifference(trace: ReferenceTrace, a: ModelComparison | 'reference', b: ModelComparison): PairedDifference {
+  const an = a === 'reference' ? trace.docNll : a.docNll, D = trace.docCount.length;
+  argCheck(an.length === D && b.docNll.length === D, 'pairedDifference: both comparisons must come from this trace');
+  let diff = 0, tokens = 0;
+  for (let d = 0; d < D; d++) {
+    diff += b.docNll[d]! - an[d]!;
+    tokens += trace.docCount[d]!;
+  }
+  const mean = diff / tokens;
+  let v = 0, docs = 0;
+  for (let d = 0; d < D; d++) {
+    if (trace.docCount[d] === 0) continue;
+    v += (b.docNll[d]! - an[d]! - mean * trace.docCount[d]!) ** 2;
+    docs++;
+  }
+  const stdErr = docs > 1 ? Math.sqrt((v * docs) / (docs - 1)) / tokens : NaN;
+  return {
+    documents: docs, tokens, meanNllChange: mean, stdErr, perplexityRatio: Math.exp(mean),
+    ratioLow: Math.exp(mean - 1.96 * stdErr), ratioHigh: Math.exp(mean + 1.96 * stdErr),
+  };
 }
 
 /** Greedy agreement of `model` with the reference's continuations in the trace. */

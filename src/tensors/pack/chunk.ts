@@ -6,11 +6,14 @@
  */
 import { ZipmlError } from '../../core/errors.js';
 import { readVarint, varintSize, writeVarint } from '../../core/bits.js';
+import { xxh32 } from '../../core/checksum.js';
 import { histogram, entropyBits } from '../../core/entropy/histogram.js';
-import { huffmanEncodeBlock, huffmanDecodeBlock } from '../../core/entropy/huffman.js';
-import { ransEncodeBlock, ransDecodeBlock } from '../../core/entropy/rans.js';
+import { huffmanEncodeBlock, huffmanDecodeBlock, huffmanEstimateBytes } from '../../core/entropy/huffman.js';
+import { ransEncodeBlock, ransDecodeBlock, ransEstimateBytes } from '../../core/entropy/rans.js';
 import { lzEncode, lzDecode } from '../../core/lz/index.js';
 import { groupBytes, ungroupBytes, schemeElementBytes, bytegroupKernel, kernelGroup, kernelUngroup, type GroupScheme } from './grouping.js';
+import { wasmKernel, type WasmKernel } from '../../kernels/loader.js';
+import * as chunkdecWasm from '../../kernels/generated/chunkdec.js';
 
 /** How one stream of a chunk is stored. */
 export const enum StreamType {
@@ -108,20 +111,29 @@ function isRun(s: Uint8Array): boolean {
 /** Streams whose order-0 bound is above this share of their size are stored raw without trying a coder. */
 const RAW_ABOVE = 0.99;
 
-/** The cheapest stored form of one stream. */
+/**
+ * The cheapest stored form of one stream. Huffman and rANS sizes are estimated from the histogram
+ * first (code lengths; the normalized table's ideal cost), and only the coder that wins is run.
+ */
 export function encodeStream(s: Uint8Array, hist?: Uint32Array): { type: StreamType; payload: Uint8Array } {
-  if (s.length === 0) return { type: StreamType.Raw, payload: s };
+  const raw = { type: StreamType.Raw, payload: s };
+  if (s.length === 0) return raw;
   if (isRun(s)) return { type: StreamType.Rle, payload: s.subarray(0, 1) };
   hist ??= histogram(s);
+  const n = s.length;
   const bound = entropyBits(hist) / 8;
-  let best: { type: StreamType; payload: Uint8Array } = { type: StreamType.Raw, payload: s };
-  if (bound > s.length * RAW_ABOVE) return best;
-  const h = huffmanEncodeBlock(s, undefined, hist);
-  if (h && h.length < best.payload.length) best = { type: StreamType.Huffman, payload: h };
+  if (bound > n * RAW_ABOVE) return raw;
+  const h = huffmanEstimateBytes(hist, n) ?? n;
   // rANS only when Huffman is > 1% above the bound (skewed exponent streams): it decodes slower.
-  if (best.payload.length > bound * 1.01 + 64) {
-    const r = ransEncodeBlock(s, undefined, hist);
-    if (r && r.length < best.payload.length) best = { type: StreamType.Rans, payload: r };
+  const r = h > bound * 1.01 + 64 ? ransEstimateBytes(hist, n) ?? n : n;
+  let best = raw;
+  if (r < h) {
+    const p = ransEncodeBlock(s, undefined, hist);
+    if (p && p.length < n) best = { type: StreamType.Rans, payload: p };
+  }
+  if (best === raw && h < n) {
+    const p = huffmanEncodeBlock(s, undefined, hist);
+    if (p && p.length < n) best = { type: StreamType.Huffman, payload: p };
   }
   return best;
 }
@@ -344,8 +356,93 @@ function decodeStream(payload: Uint8Array, s: StreamRecord, scratch: Uint8Array)
   }
 }
 
-/** Decodes a chunk payload into `out` (out.length = the chunk's decoded size). */
-export function decodeChunk(payload: Uint8Array, scheme: GroupScheme, out: Uint8Array): void {
+interface ChunkdecExports {
+  decodeChunk(src: number, len: number, n: number, scheme: number, xxh: number, checkXxh: number, scratch: number, out: number, tables: number): number;
+}
+
+/** The fused chunk decoder (src/kernels/assembly/chunkdec.ts), or null on the reference path. */
+function chunkdecKernel(): WasmKernel<ChunkdecExports> | null {
+  return wasmKernel<ChunkdecExports>('chunkdec', chunkdecWasm.base64);
+}
+
+/** Scheme numbers of the chunkdec kernel. */
+const SCHEME_CODES: Record<GroupScheme, number> = { f32: 0, bf16: 1, f16: 2, b1: 3, b2: 4, b4: 5, b8: 6 };
+// Kernel status codes (src/kernels/assembly/chunkdec.ts).
+const FUSED_OK = 0;
+const FUSED_CHECKSUM = 2;
+const FUSED_HAS_LZ = 3;
+/** Readable bytes the kernel needs after the payload. */
+const FUSED_PAD = 32;
+/** The kernel's rANS slot tables: 4 + 1 bytes per slot at the largest scale, plus vector overshoot. */
+const FUSED_TABLES = (5 << 15) + 128;
+
+const align64 = (v: number): number => (v + 63) & ~63;
+
+/**
+ * Decodes a chunk in one call of the fused kernel and returns a view of the result in kernel
+ * memory (valid until the next call), or a status when the kernel declines: FUSED_HAS_LZ, or a
+ * payload it rejects (the reference path then says why).
+ */
+let fusedCalls = 0;
+
+/** Counts fused-kernel calls on this thread: a view from decodeChunkView is valid while it is unchanged. */
+export function fusedGeneration(): number {
+  return fusedCalls;
+}
+
+function decodeFused(k: WasmKernel<ChunkdecExports>, payload: Uint8Array, scheme: GroupScheme, n: number, checksum: number | undefined): Uint8Array | number {
+  fusedCalls++;
+  const len = payload.length;
+  const scratch = align64(len + FUSED_PAD), out = scratch + align64(n), tables = out + align64(n);
+  const base = k.reserve(tables + FUSED_TABLES);
+  const mem = k.u8;
+  mem.set(payload, base);
+  mem.fill(0, base + len, base + len + FUSED_PAD);
+  const st = k.exports.decodeChunk(base, len, n, SCHEME_CODES[scheme], checksum ?? 0, checksum === undefined ? 0 : 1, base + scratch, base + out, base + tables);
+  return st === FUSED_OK ? mem.subarray(base + out, base + out + n) : st;
+}
+
+/** Thrown when a chunk payload's XXH32 differs from the one its index gives. */
+function checksumError(): ZipmlError {
+  return new ZipmlError('E_CORRUPT', 'payload checksum mismatch');
+}
+
+/**
+ * Decodes a chunk payload into `out` (out.length = the chunk's decoded size), first checking its
+ * XXH32 against `checksum` when given. With the WebAssembly kernels, one call of the fused
+ * decoder does all of it; chunks it declines (LZ streams, or damage) take the reference path,
+ * which decodes LZ and words the error.
+ */
+export function decodeChunk(payload: Uint8Array, scheme: GroupScheme, out: Uint8Array, checksum?: number): void {
+  const r = decodeChunkView(payload, scheme, out.length, checksum, out);
+  if (r.view !== out) out.set(r.view);
+}
+
+/**
+ * decodeChunk without the last copy: the decoded bytes as a view of the fused kernel's memory
+ * (`owned` false: valid only while fusedGeneration() is unchanged, i.e. until this thread's next
+ * chunk decode), or in `into` (or a new buffer) when the reference path ran (`owned` true).
+ */
+export function decodeChunkView(payload: Uint8Array, scheme: GroupScheme, n: number, checksum?: number, into?: Uint8Array): { view: Uint8Array; owned: boolean } {
+  const k = n > 0 ? chunkdecKernel() : null;
+  const out = () => (into && into.length === n ? into : new Uint8Array(n));
+  if (k) {
+    const r = decodeFused(k, payload, scheme, n, checksum);
+    if (typeof r !== 'number') return { view: r, owned: false };
+    if (r === FUSED_CHECKSUM) throw checksumError();
+    const o = out();
+    decodeChunkReference(payload, scheme, o);
+    if (r !== FUSED_HAS_LZ) throw new ZipmlError('E_CORRUPT', `chunk payload rejected by the fused decoder (status ${r}) but not by the reference`);
+    return { view: o, owned: true };
+  }
+  if (checksum !== undefined && xxh32(payload) !== checksum) throw checksumError();
+  const o = out();
+  decodeChunkReference(payload, scheme, o);
+  return { view: o, owned: true };
+}
+
+/** decodeChunk stream by stream (each coder on its own, kernels or not): the spec of the fused kernel. */
+export function decodeChunkReference(payload: Uint8Array, scheme: GroupScheme, out: Uint8Array): void {
   const info = chunkInfo(payload, scheme, out.length);
   scheme = info.scheme;
   if (info.streams.length === 1) {

@@ -10,7 +10,7 @@
  * bits with the base's same-named tensor.
  */
 import { ZipmlError, throwIfAborted, type LongOpOptions } from '../../core/errors.js';
-import { xxh32, Xxh32, checksumHex } from '../../core/checksum.js';
+import { xxh32, checksumHex } from '../../core/checksum.js';
 import { ContainerBuilder, type JsonObject } from '../../core/container.js';
 import { f32BitsToF16Bits, f16BitsToF32Bits } from '../../core/dtypes.js';
 import { readModelLayout, type ByteSource, type ModelLayout, type TensorRegion, type LayoutOptions } from '../layout.js';
@@ -20,7 +20,8 @@ import { schemeForDtype, schemeElementBytes, type GroupScheme } from './grouping
 import { encodeCompact, COMPACT_MAX_SOURCE } from './compact.js';
 import { PACK_KIND, PACK_VERSION, encodeIndex, encodeTensorTable, tensorTableJson, type LaneInfo, type PackMeta, type PackedTensor, type TensorEncoding } from './format.js';
 import { ChunkRunner, ordered, type ThreadOptions } from './runner.js';
-import { createSha256, createSha256Offloaded } from './sha256.js';
+import { createSha256, createSourceHashes } from './sha256.js';
+import { uninitialized } from './unpack.js';
 
 /** Where a packed file goes: ContainerFileWriter on disk, MemoryPackSink in memory. */
 export interface PackSink {
@@ -47,7 +48,7 @@ export class MemoryPackSink implements PackSink {
       parts.push(p);
       n += p.length;
     }
-    const all = new Uint8Array(n);
+    const all = uninitialized(n); // every byte is written below
     let at = 0;
     for (const p of parts) {
       all.set(p, at);
@@ -268,12 +269,8 @@ export async function packModel(src: ByteSource, sink: PackSink, opts: PackOptio
   };
 
   // On a thread of its own for large sources (off the coding thread's critical path).
-  const sha = await createSha256Offloaded(src.size);
-  const xx = new Xxh32();
-  const hash = (p: Uint8Array) => {
-    sha.update(p);
-    xx.update(p);
-  };
+  const hashes = await createSourceHashes(src.size);
+  const hash = (p: Uint8Array) => hashes.update(p);
   const tensors: PackedTensor[] = [];
   const dupKeys = new Map<string, number[]>();
   let structureLane = -1;
@@ -411,7 +408,7 @@ export async function packModel(src: ByteSource, sink: PackSink, opts: PackOptio
   await sink.addSection('tensors', table);
   const meta: PackMeta = {
     v: PACK_VERSION,
-    source: { name: opts.name ?? '', size: src.size, sha256: await sha.digest(), xxh32: checksumHex(xx.digest()), format: layout.format },
+    source: { name: opts.name ?? '', size: src.size, ...(await hashes.digest().then((d) => ({ sha256: d.sha256, xxh32: checksumHex(d.xxh32) }))), format: layout.format },
     ...(base ? { base: { name: base.name ?? '', size: base.source.size, sha256: await hashSource(base.source, opts.signal) } } : {}),
     chunkSize,
     lanes: lanes.map((l) => l.info),

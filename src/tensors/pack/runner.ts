@@ -21,7 +21,7 @@ export interface ThreadOptions {
 export class ChunkRunner {
   readonly threads: number;
   private readonly pool: WorkerPool | undefined;
-  private readonly signal: AbortSignal | undefined;
+  readonly signal: AbortSignal | undefined;
 
   constructor(opts: ThreadOptions) {
     const threads = opts.threads ?? (opts.pool ?? defaultPool()).size;
@@ -42,10 +42,9 @@ export class ChunkRunner {
     return this.pool.run<Uint8Array>({ module: TASKS, fn: 'encodeChunkTask' }, [data, scheme, opts], { transfer: [data.buffer], signal: this.signal });
   }
 
-  /** `out` (calling thread only): a buffer of `size` bytes to decode into instead of a new one. */
-  decode(payload: Uint8Array, scheme: GroupScheme, size: number, checksum: number, where: string, out?: Uint8Array): Promise<Uint8Array> {
+  decode(payload: Uint8Array, scheme: GroupScheme, size: number, checksum: number, where: string): Promise<Uint8Array> {
     throwIfAborted(this.signal, 'unpack');
-    if (!this.pool) return Promise.resolve().then(() => decodeChunkTask(payload, scheme, size, checksum, where, out));
+    if (!this.pool) return Promise.resolve().then(() => decodeChunkTask(payload, scheme, size, checksum, where));
     // Payload views into a larger buffer are copied so that only the payload moves.
     const own = payload.byteOffset === 0 && payload.byteLength === payload.buffer.byteLength ? payload : payload.slice();
     return this.pool.run<Uint8Array>({ module: TASKS, fn: 'decodeChunkTask' }, [own, scheme, size, checksum, where], { transfer: [own.buffer], signal: this.signal });

@@ -92,11 +92,18 @@ export async function createSha256(): Promise<Sha256> {
 }
 
 import { ZipmlError } from '../../core/errors.js';
+import { Xxh32 } from '../../core/checksum.js';
 
 /** A SHA-256 whose digest arrives later: the hashing may run on another thread. */
 export interface Sha256Async {
   update(data: Uint8Array): void;
   digest(): Promise<string>;
+}
+
+/** SHA-256 and XXH32 of the same bytes, both computed off the caller's thread where possible. */
+export interface SourceHashes {
+  update(data: Uint8Array): void;
+  digest(): Promise<{ sha256: string; xxh32: number }>;
 }
 
 /**
@@ -107,84 +114,139 @@ export const SHA256_OFFLOAD_MIN = 512 << 10;
 
 /**
  * Bytes reach the hashing thread through a ring of slots in shared memory: the caller copies into
- * a slot (pages stay mapped, so the copy runs at memcpy speed; posting or transferring fresh
- * buffers measured 0.7-1.5 GB/s here, no faster than hashing inline) and posts only the slot's
- * number. A slot is owned (1) from the moment a hash takes it until the thread has hashed it (0).
+ * the next slot (pages stay mapped, so the copy runs at memcpy speed) and marks it ready; the
+ * thread takes slots in ring order, hashes them and frees them. Only Atomics pass between the
+ * two: a postMessage per slot cost the caller more than the copy on this machine (a message
+ * wakes the other thread through the event loop, and a loaded machine deschedules the sender).
+ * Slot states: 0 free, 2 ready; per slot, the hash id, the byte count (-1: digest request) and
+ * whether the hash also keeps an XXH32 (the packer's whole-source check; src/core/checksum.ts,
+ * imported by the thread, so the caller need not run it).
+ * A side notifies only when the other says it sleeps (WAITING flags; both sides store, then load,
+ * with sequentially consistent Atomics, so a wake-up cannot be lost; waits are timed anyway).
+ * Each update() posts every slot it fills, so no slot is held across an await and concurrent
+ * hashes share the ring without waiting on each other.
  */
 const SLOTS = 8;
-const SLOT_BYTES = 1 << 20;
+const SLOT_BYTES = 2 << 20;
+const READY = 2;
+// Int32 indices after the slot states: the hashing thread waits / the caller waits.
+const THREAD_WAITS = SLOTS;
+const CALLER_WAITS = SLOTS + 1;
+
+interface Digests {
+  hex: string;
+  xxh: number | null;
+}
 
 interface HashThread {
+  /** Whether the thread loaded the XXH32 module. */
+  xxh32: boolean;
   ring: Uint8Array;
   state: Int32Array;
-  /** Slots taken and not yet posted, one at most per live hash (more would risk waiting on them). */
-  open: number;
-  post(msg: { id: number; slot?: number; length?: number }): void;
+  meta: Int32Array;
+  /** Next slot to fill (the thread hashes them in this order). */
+  next: number;
   /** Keeps the process alive until the digest asked for arrives (a hash abandoned midway holds nothing). */
   hold(): void;
-  waiters: Map<number, { resolve(hex: string): void; reject(e: Error): void }>;
+  waiters: Map<number, { resolve(d: Digests): void; reject(e: Error): void }>;
   nextId: number;
 }
 let hashThread: Promise<HashThread | null> | undefined;
 
-// Plain CommonJS evaluated in the worker: hash objects by id; a message with a slot hashes it and
-// frees it, one without asks for the digest.
+// Plain CommonJS evaluated in the worker: waits for the next slot, hashes it into the hash of its
+// id, frees it; a digest request answers by message. The timed wait lets a terminating thread go.
 const HASH_WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const ring = new Uint8Array(workerData.ring), state = new Int32Array(workerData.state), size = workerData.slotBytes;
-const live = new Map();
-parentPort.on('message', ({ id, slot, length }) => {
-  let h = live.get(id);
-  if (!h) { h = createHash('sha256'); live.set(id, h); }
-  if (slot !== undefined) {
-    h.update(ring.subarray(slot * size, slot * size + length));
-    Atomics.store(state, slot, 0);
-    Atomics.notify(state, slot);
-    return;
+const { slots, slotBytes } = workerData;
+const ring = new Uint8Array(workerData.ring), state = new Int32Array(workerData.state), meta = new Int32Array(workerData.meta);
+(async () => {
+  const Xxh32 = await import(workerData.checksumUrl).then((m) => m.Xxh32, () => null);
+  parentPort.postMessage({ ready: true, xxh32: Xxh32 !== null });
+  const live = new Map();
+  for (let next = 0; ; next = (next + 1) % slots) {
+    let v;
+    while ((v = Atomics.load(state, next)) !== ${READY}) {
+      Atomics.store(state, ${THREAD_WAITS}, 1);
+      if (Atomics.load(state, next) === v) Atomics.wait(state, next, v, 1000);
+      Atomics.store(state, ${THREAD_WAITS}, 0);
+    }
+    const id = meta[3 * next], length = meta[3 * next + 1];
+    let h = live.get(id);
+    if (!h) { h = { sha: createHash('sha256'), xxh: meta[3 * next + 2] && Xxh32 ? new Xxh32() : null }; live.set(id, h); }
+    if (length >= 0) {
+      const bytes = ring.subarray(next * slotBytes, next * slotBytes + length);
+      h.sha.update(bytes);
+      h.xxh?.update(bytes);
+    } else {
+      live.delete(id);
+      parentPort.postMessage({ id, hex: h.sha.digest('hex'), xxh: h.xxh ? h.xxh.digest() : null });
+    }
+    Atomics.store(state, next, 0);
+    if (Atomics.load(state, ${CALLER_WAITS}) === 1) Atomics.notify(state, next);
   }
-  live.delete(id);
-  parentPort.postMessage({ id, hex: h.digest('hex') });
-});`;
+})();`;
 
 async function startHashThread(): Promise<HashThread | null> {
   const g = globalThis as { process?: { versions?: { node?: string } } };
   if (!g.process?.versions?.node || typeof SharedArrayBuffer !== 'function') return null;
   try {
     const { Worker } = await import('node:worker_threads');
-    const ring = new SharedArrayBuffer(SLOTS * SLOT_BYTES), state = new SharedArrayBuffer(4 * SLOTS);
+    const ring = new SharedArrayBuffer(SLOTS * SLOT_BYTES), state = new SharedArrayBuffer(4 * SLOTS + 8), meta = new SharedArrayBuffer(12 * SLOTS);
     let held = 0; // digests awaited
-    const w = new Worker(HASH_WORKER_SOURCE, { eval: true, workerData: { ring, state, slotBytes: SLOT_BYTES } });
+    const w = new Worker(HASH_WORKER_SOURCE, { eval: true, workerData: { ring, state, meta, slots: SLOTS, slotBytes: SLOT_BYTES, checksumUrl: new URL('../../core/checksum.js', import.meta.url).href } });
     const t: HashThread = {
-      ring: new Uint8Array(ring), state: new Int32Array(state), open: 0,
-      post: (m) => w.postMessage(m), hold: () => held++ === 0 && w.ref(), waiters: new Map(), nextId: 1,
+      xxh32: false,
+      ring: new Uint8Array(ring), state: new Int32Array(state), meta: new Int32Array(meta), next: 0,
+      hold: () => held++ === 0 && w.ref(), waiters: new Map(), nextId: 1,
     };
-    w.on('message', ({ id, hex }: { id: number; hex: string }) => {
-      t.waiters.get(id)?.resolve(hex);
-      t.waiters.delete(id);
+    let ready: (ok: boolean) => void = () => undefined;
+    const started = new Promise<boolean>((resolve) => (ready = resolve));
+    w.on('message', (m: { ready?: boolean; xxh32?: boolean; id: number; hex: string; xxh: number | null }) => {
+      if (m.ready) {
+        t.xxh32 = m.xxh32 === true;
+        ready(true);
+        return;
+      }
+      t.waiters.get(m.id)?.resolve({ hex: m.hex, xxh: m.xxh });
+      t.waiters.delete(m.id);
       if (--held === 0) w.unref();
     });
     const fail = (e: Error) => {
+      ready(false);
       hashThread = undefined; // the next hash starts a fresh thread
       for (const x of t.waiters.values()) x.reject(e);
       t.waiters.clear();
     };
     w.on('error', fail);
     w.on('exit', (code) => fail(new ZipmlError('E_IO', `SHA-256 thread exited with code ${code}`)));
+    const ok = await started; // the worker stays referenced until then, or the process could exit waiting
     w.unref(); // after the listeners (adding a 'message' listener refs the worker again); held while digests are awaited
-    return t;
+    return ok ? t : null;
   } catch {
     return null;
   }
 }
 
-/** A free slot, waiting (blocking) for the hashing thread to free one when all are posted. */
+/** Takes the next slot of the ring, waiting (blocking) until the thread has freed it. */
 function takeSlot(t: HashThread): number {
-  for (;;) {
-    for (let s = 0; s < SLOTS; s++) if (Atomics.compareExchange(t.state, s, 0, 1) === 0) return s;
-    // Every slot is owned and at most SLOTS - 1 are open, so one is posted and will be freed.
-    for (let s = 0; s < SLOTS; s++) if (Atomics.wait(t.state, s, 1, 50) !== 'not-equal') break;
+  const s = t.next;
+  t.next = (s + 1) % SLOTS;
+  for (let v; (v = Atomics.load(t.state, s)) !== 0; ) {
+    Atomics.store(t.state, CALLER_WAITS, 1);
+    if (Atomics.load(t.state, s) === v) Atomics.wait(t.state, s, v, 50);
+    Atomics.store(t.state, CALLER_WAITS, 0);
   }
+  return s;
+}
+
+/** Hands a filled slot to the thread: `length` bytes of hash `id`, or its digest request (-1). */
+function post(t: HashThread, s: number, id: number, length: number, xxh: boolean): void {
+  t.meta[3 * s] = id;
+  t.meta[3 * s + 1] = length;
+  t.meta[3 * s + 2] = xxh ? 1 : 0;
+  Atomics.store(t.state, s, READY);
+  if (Atomics.load(t.state, THREAD_WAITS) === 1) Atomics.notify(t.state, s);
 }
 
 /**
@@ -194,43 +256,55 @@ function takeSlot(t: HashThread): number {
  * of the hash. Elsewhere, for small inputs, and when too many hashes are live, it hashes inline.
  */
 export async function createSha256Offloaded(expectedBytes: number): Promise<Sha256Async> {
-  const inline = async (): Promise<Sha256Async> => {
-    const h = await createSha256();
-    return { update: (d) => h.update(d), digest: async () => h.digest() };
+  const t = expectedBytes >= SHA256_OFFLOAD_MIN ? await (hashThread ??= startHashThread()) : null;
+  if (t) {
+    const h = offloaded(t, false);
+    return { update: h.update, digest: async () => (await h.digest()).hex };
+  }
+  const h = await createSha256();
+  return { update: (d) => h.update(d), digest: async () => h.digest() };
+}
+
+/**
+ * The packer's hashes of its source: SHA-256 and XXH32 on the hashing thread (Node, from
+ * SHA256_OFFLOAD_MIN bytes), else on the calling thread.
+ */
+export async function createSourceHashes(expectedBytes: number): Promise<SourceHashes> {
+  const t = expectedBytes >= SHA256_OFFLOAD_MIN ? await (hashThread ??= startHashThread()) : null;
+  if (t?.xxh32) {
+    const h = offloaded(t, true);
+    return { update: h.update, digest: async () => {
+      const d = await h.digest();
+      return { sha256: d.hex, xxh32: d.xxh! };
+    } };
+  }
+  const sha = await createSha256Offloaded(expectedBytes), xx = new Xxh32();
+  return {
+    update: (d) => {
+      sha.update(d);
+      xx.update(d);
+    },
+    digest: async () => ({ sha256: await sha.digest(), xxh32: xx.digest() }),
   };
-  if (expectedBytes < SHA256_OFFLOAD_MIN) return inline();
-  hashThread ??= startHashThread();
-  const t = await hashThread;
-  if (!t || t.open >= SLOTS - 1) return inline();
+}
+
+function offloaded(t: HashThread, xxh: boolean): { update(d: Uint8Array): void; digest(): Promise<Digests> } {
   const id = t.nextId++;
-  const done = new Promise<string>((resolve, reject) => t.waiters.set(id, { resolve, reject }));
+  const done = new Promise<Digests>((resolve, reject) => t.waiters.set(id, { resolve, reject }));
   done.catch(() => undefined); // surfaced by digest()
-  let slot = -1, fill = 0;
-  t.open++;
-  const flush = () => {
-    if (slot < 0) return;
-    t.post({ id, slot, length: fill });
-    slot = -1;
-  };
   return {
     update: (d) => {
       for (let at = 0; at < d.length; ) {
-        if (slot < 0) {
-          slot = takeSlot(t);
-          fill = 0;
-        }
-        const k = Math.min(SLOT_BYTES - fill, d.length - at);
-        t.ring.set(d.subarray(at, at + k), slot * SLOT_BYTES + fill);
-        fill += k;
+        const s = takeSlot(t);
+        const k = Math.min(SLOT_BYTES, d.length - at);
+        t.ring.set(d.subarray(at, at + k), s * SLOT_BYTES);
+        post(t, s, id, k, xxh);
         at += k;
-        if (fill === SLOT_BYTES) flush();
       }
     },
     digest: () => {
-      flush();
-      t.open--;
       t.hold();
-      t.post({ id });
+      post(t, takeSlot(t), id, -1, xxh);
       return done;
     },
   };

@@ -11,6 +11,8 @@ import { Xxh32, checksumHex } from '../../core/checksum.js';
 import type { ByteSource } from '../layout.js';
 import { checkMeta, laneChunkSize, decodeIndex, decodeTensorTable, placements, type ChunkRecord, type PackMeta, type Piece } from './format.js';
 import { ChunkRunner, type ThreadOptions } from './runner.js';
+import { decodeChunkHere } from './tasks.js';
+import { fusedGeneration } from './chunk.js';
 import { createSha256, createSha256Offloaded } from './sha256.js';
 import { PACK_KIND } from './format.js';
 import { compactPackedReader, isCompactPacked } from './compact.js';
@@ -78,8 +80,16 @@ export async function openPacked(r: PackedReader): Promise<OpenPacked> {
 class LaneDecoder {
   private readonly cache = new Map<number, Promise<Uint8Array>>();
   private next = 0;
-  /** Decoded-chunk buffers given back after their bytes were copied out (calling-thread decoding only). */
-  private readonly spare: Uint8Array[] = [];
+  /**
+   * One thread: each lane's chunk being read, decoded when first needed and copied from there
+   * straight into the output (decoding ahead gains nothing without a second thread). `gen` set:
+   * a view of the fused kernel's output, valid while fusedGeneration() still equals it; before
+   * the next decode overwrites it, an unfinished one is copied into its lane's own buffer
+   * (`owned`), so files whose lanes interleave (a structure piece between every two tensors)
+   * decode each chunk once.
+   */
+  private readonly current = new Map<number, { i: number; view: Uint8Array; gen: number | undefined }>();
+  private readonly owned = new Map<number, Uint8Array>();
 
   constructor(
     private readonly p: OpenPacked,
@@ -90,14 +100,43 @@ class LaneDecoder {
   private decodeOne(i: number): Promise<Uint8Array> {
     const c = this.p.chunks[i]!;
     const scheme = this.p.meta.lanes[c.lane]!.scheme;
-    const pr = this.r.readChunks(c.offset, c.length).then((payload) => this.runner.decode(payload, scheme, c.decodedSize, c.xxh32, `chunk ${i} (lane ${c.lane})`, this.takeSpare(c.decodedSize)));
+    const pr = this.r.readChunks(c.offset, c.length).then((payload) => this.runner.decode(payload, scheme, c.decodedSize, c.xxh32, where(i, c.lane)));
     pr.catch(() => undefined);
     return pr;
   }
 
-  private takeSpare(size: number): Uint8Array | undefined {
-    const b = this.spare.pop();
-    return b && b.length >= size ? b.subarray(0, size) : undefined;
+  private valid(lane: number, i: number): boolean {
+    const c = this.current.get(lane);
+    return c !== undefined && c.i === i && (c.gen === undefined || c.gen === fusedGeneration());
+  }
+
+  /** One thread: copies bytes [within, within + out.length) of chunk i into out. */
+  private async copyHere(i: number, within: number, out: Uint8Array): Promise<void> {
+    const c = this.p.chunks[i]!;
+    if (!this.valid(c.lane, i)) {
+      const payload = await this.r.readChunks(c.offset, c.length);
+      throwIfAborted(this.runner.signal, 'unpack');
+      // No await from here to the copy: nothing else can decode on this thread meanwhile.
+      if (!this.valid(c.lane, i)) {
+        this.keepOthers(c.lane);
+        const r = decodeChunkHere(payload, this.p.meta.lanes[c.lane]!.scheme, c.decodedSize, c.xxh32, where(i, c.lane));
+        this.current.set(c.lane, { i, view: r.view, gen: r.owned ? undefined : fusedGeneration() });
+      }
+    }
+    out.set(this.current.get(c.lane)!.view.subarray(within, within + out.length));
+  }
+
+  /** Copies other lanes' unfinished chunks out of the kernel's memory before it is overwritten. */
+  private keepOthers(lane: number): void {
+    const gen = fusedGeneration();
+    for (const [l, c] of this.current) {
+      if (l === lane || c.gen !== gen) continue;
+      let b = this.owned.get(l);
+      if (!b || b.length < c.view.length) this.owned.set(l, (b = new Uint8Array(c.view.length)));
+      b = b.subarray(0, c.view.length);
+      b.set(c.view);
+      this.current.set(l, { i: c.i, view: b, gen: undefined });
+    }
   }
 
   private start(i: number): Promise<Uint8Array> {
@@ -140,14 +179,20 @@ class LaneDecoder {
       const within = at + done - rec.laneOffset;
       const take = Math.min(out.length - done, rec.decodedSize - within);
       const last = within + take === rec.decodedSize;
-      const data = await this.chunk(list[k]!, stream, last);
-      out.set(data.subarray(within, within + take), done);
-      // A chunk released from the streaming pass is no longer referenced: its buffer can take the
-      // next decode (saves an allocation and its zero fill per chunk on the calling thread).
-      if (stream && last && this.runner.threads === 1 && this.spare.length < 2) this.spare.push(new Uint8Array(data.buffer));
+      if (this.runner.threads === 1) {
+        await this.copyHere(list[k]!, within, out.subarray(done, done + take));
+        if (stream && last) this.current.delete(lane);
+      } else {
+        const data = await this.chunk(list[k]!, stream, last);
+        out.set(data.subarray(within, within + take), done);
+      }
       done += take;
     }
   }
+}
+
+function where(i: number, lane: number): string {
+  return `chunk ${i} (lane ${lane})`;
 }
 
 /** Narrow values back to F32 bits; `out` may sit at any byte offset (ONNX raw_data is unaligned). */
@@ -251,7 +296,7 @@ async function tensorRange(p: OpenPacked, dec: LaneDecoder, i: number, from: num
  * unpooled allocUnsafe for large sizes), as a plain Uint8Array over its own ArrayBuffer. It is
  * never returned unless unpacking succeeded, so no stale memory escapes.
  */
-function uninitialized(n: number): Uint8Array {
+export function uninitialized(n: number): Uint8Array {
   const B = (globalThis as { Buffer?: { allocUnsafeSlow(n: number): Uint8Array } }).Buffer;
   if (!B || n < 4096) return new Uint8Array(n);
   const b = B.allocUnsafeSlow(n);

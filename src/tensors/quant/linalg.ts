@@ -1,9 +1,10 @@
 /**
  * Small dense linear algebra for the quantizers (matrices here are at most a few hundred wide):
- * Cholesky, SPD inverse, the symmetric eigendecomposition by cyclic Jacobi rotations, and a
- * truncated SVD built on it. Row-major Float64Array throughout.
+ * Cholesky, SPD inverse, and a truncated SVD built on the library's one symmetric eigensolver
+ * (Householder + QL, src/vectors/linalg.ts). Row-major Float64Array throughout.
  */
 import { ZipmlError } from '../../core/errors.js';
+import { symmetricEigen } from '../../vectors/linalg.js';
 
 /** Lower Cholesky factor L of a symmetric positive definite n × n matrix (A = L Lᵀ). */
 export function cholesky(a: Float64Array, n: number, what = 'cholesky'): Float64Array {
@@ -52,61 +53,6 @@ export function inverseFromCholesky(l: Float64Array, n: number): Float64Array {
   return inv;
 }
 
-export interface SymmetricEigen {
-  /** Eigenvalues, descending. */
-  values: Float64Array;
-  /** n × n, column k is the unit eigenvector of values[k]. */
-  vectors: Float64Array;
-}
-
-/**
- * Eigendecomposition of a symmetric n × n matrix by cyclic Jacobi rotations (each rotation zeroes
- * one off-diagonal pair; sweeps until the off-diagonal mass is negligible). O(n³) per sweep,
- * typically under 10 sweeps; accurate to working precision for every eigenvalue.
- */
-export function symmetricEigen(a: Float64Array, n: number, maxSweeps = 60): SymmetricEigen {
-  const m = Float64Array.from(a);
-  const v = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) v[i * n + i] = 1;
-  let total = 0;
-  for (let i = 0; i < n * n; i++) total += m[i]! * m[i]!;
-  for (let sweep = 0; sweep < maxSweeps; sweep++) {
-    let off = 0;
-    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += m[p * n + q]! * m[p * n + q]!;
-    if (off <= 1e-30 * total || off === 0) break;
-    for (let p = 0; p < n; p++) {
-      for (let q = p + 1; q < n; q++) {
-        const apq = m[p * n + q]!;
-        if (Math.abs(apq) < 1e-300) continue;
-        // Rotation angle that zeroes m[p][q] (Golub & Van Loan's stable tangent).
-        const theta = (m[q * n + q]! - m[p * n + p]!) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1), s = t * c;
-        for (let k = 0; k < n; k++) {
-          const mkp = m[k * n + p]!, mkq = m[k * n + q]!;
-          m[k * n + p] = c * mkp - s * mkq;
-          m[k * n + q] = s * mkp + c * mkq;
-        }
-        for (let k = 0; k < n; k++) {
-          const mpk = m[p * n + k]!, mqk = m[q * n + k]!;
-          m[p * n + k] = c * mpk - s * mqk;
-          m[q * n + k] = s * mpk + c * mqk;
-        }
-        for (let k = 0; k < n; k++) {
-          const vkp = v[k * n + p]!, vkq = v[k * n + q]!;
-          v[k * n + p] = c * vkp - s * vkq;
-          v[k * n + q] = s * vkp + c * vkq;
-        }
-      }
-    }
-  }
-  const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => m[y * n + y]! - m[x * n + x]!);
-  const values = Float64Array.from(order, (i) => m[i * n + i]!);
-  const vectors = new Float64Array(n * n);
-  for (let k = 0; k < n; k++) for (let i = 0; i < n; i++) vectors[i * n + k] = v[i * n + order[k]!]!;
-  return { values, vectors };
-}
-
 export interface TruncatedSvd {
   rank: number;
   /** Singular values, descending (rank of them). */
@@ -144,17 +90,17 @@ export function truncatedSvd(a: Float64Array, rows: number, cols: number, rank: 
     sigma[k] = sv;
     if (wide) {
       // u_k is the eigenvector; v_k = Aᵀ u_k / σ_k.
-      for (let i = 0; i < rows; i++) u[i * r + k] = e.vectors[i * n + k]!;
+      for (let i = 0; i < rows; i++) u[i * r + k] = e.vectors[k * n + i]!;
       for (let c = 0; c < cols; c++) {
         let s = 0;
-        for (let i = 0; i < rows; i++) s += a[i * cols + c]! * e.vectors[i * n + k]!;
+        for (let i = 0; i < rows; i++) s += a[i * cols + c]! * e.vectors[k * n + i]!;
         vt[k * cols + c] = sv > 0 ? s / sv : 0;
       }
     } else {
-      for (let c = 0; c < cols; c++) vt[k * cols + c] = e.vectors[c * n + k]!;
+      for (let c = 0; c < cols; c++) vt[k * cols + c] = e.vectors[k * n + c]!;
       for (let i = 0; i < rows; i++) {
         let s = 0;
-        for (let c = 0; c < cols; c++) s += a[i * cols + c]! * e.vectors[c * n + k]!;
+        for (let c = 0; c < cols; c++) s += a[i * cols + c]! * e.vectors[k * n + c]!;
         u[i * r + k] = sv > 0 ? s / sv : 0;
       }
     }

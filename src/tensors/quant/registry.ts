@@ -73,6 +73,15 @@ const gptqDefaults = (opts: QuantizeOptions): MethodOptions => ({
   sequential: opts.sequential ?? opts.hessians === undefined,
 });
 
+/**
+ * HQQ as issue 7 specifies it: the half-quadratic fit moves the zero point and the scale
+ * (`updateScale`; the reference's own default moves the zero only, see docs/quant-methods.md).
+ * HQQ has no symmetric form: `symmetric` is ignored.
+ */
+const hqqEntry = (opts: QuantizeOptions, zero: 'f16' | 'u8'): MethodOptions => ({
+  ...opts, symmetric: false, updateScale: true, zero, lowRank: opts.rank, lowRankWeighted: false,
+});
+
 export const QUANT_METHODS: QuantMethod[] = [
   {
     name: 'rtn',
@@ -82,9 +91,15 @@ export const QUANT_METHODS: QuantMethod[] = [
   },
   {
     name: 'hqq',
-    description: 'HQQ: calibration-free half-quadratic fit of scale and fp16 zero point under an l_p loss (Badri & Shaji 2023)',
+    description: 'HQQ: calibration-free half-quadratic fit of zero point and scale under an l_p loss, fp16 zero points (Badri & Shaji 2023)',
     needsCalibration: false,
-    quantize: (model, opts) => quantizeModelMethod(model, 'hqq', opts.calibration ?? [], { ...opts, symmetric: false, lowRank: opts.rank, lowRankWeighted: false }),
+    quantize: (model, opts) => quantizeModelMethod(model, 'hqq', opts.calibration ?? [], hqqEntry(opts, 'f16')),
+  },
+  {
+    name: 'hqq-u8',
+    description: "HQQ with the zero point an integer byte (RTN's zero-point storage, so the same bits per weight)",
+    needsCalibration: false,
+    quantize: (model, opts) => quantizeModelMethod(model, 'hqq', opts.calibration ?? [], hqqEntry(opts, 'u8')),
   },
   {
     name: 'gptq',

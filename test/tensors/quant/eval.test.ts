@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { isZipmlError } from '../../../src/core/errors.js';
 import { LlamaModel } from '../../../src/tensors/llm/model.js';
 import { DenseLinear } from '../../../src/tensors/llm/linear.js';
-import { compareModels, compareToTrace, evaluateAgainst, greedyAgreement, greedyContinuation, greedyPrompts, modelStorage, referenceTrace } from '../../../src/tensors/llm/compare.js';
+import { type ModelComparison, type ReferenceTrace, compareModels, compareToTrace, evaluateAgainst, greedyAgreement, greedyContinuation, greedyPrompts, modelStorage, pairedDifference, referenceTrace, scoredPerDocument } from '../../../src/tensors/llm/compare.js';
 import { perplexity } from '../../../src/tensors/llm/perplexity.js';
 import { quantizeModelRTN } from '../../../src/tensors/quant/model.js';
 import { quantizeModelGPTQ } from '../../../src/tensors/quant/gptq.js';
@@ -40,7 +40,7 @@ test('registry: rtn and gptq are entries; quantizeModel runs them and refuses wh
   assert.throws(() => quantizeModel(fp32(), 'gptq', { bits: 4, group: 32 }), (e) => isZipmlError(e, 'E_ARG') && /gptq needs calibration/.test(e.message));
   assert.throws(() => quantizeModel(fp32(), 'rtn', { bits: 7 as 4, group: 32 }), (e) => isZipmlError(e, 'E_ARG') && /7-bit width cannot be held.*supported: 8, 6, 5, 4, 3, 2/.test(e.message));
   assert.throws(() => quantizeModel(fp32(), 'rtn', { bits: 4, group: 48 as 32 }), (e) => isZipmlError(e, 'E_ARG') && /group 48/.test(e.message));
-  assert.throws(() => quantMethod('awq'), (e) => isZipmlError(e, 'E_ARG') && /unknown quantization method 'awq' \(known: rtn, hqq, gptq, gptq-outliers, spqr, kmeans, mixed\)/.test(e.message));
+  assert.throws(() => quantMethod('awq'), (e) => isZipmlError(e, 'E_ARG') && /unknown quantization method 'awq' \(known: rtn, hqq, hqq-u8, gptq, gptq-outliers, spqr, kmeans, mixed\)/.test(e.message));
 });
 
 test('slices: calibration from the start, evaluation from the end, disjoint, in text order', () => {
@@ -111,4 +111,35 @@ test('bits per weight: codes, scales and zero points over the linears; embedding
   assert.equal(modelStorage(custom).linearBitsPerWeight, 5);
   const opaque = fp32().mapLinears((_l, _n, op) => ({ rows: op.rows, cols: op.cols, matvec: (x: Float32Array, o: Float32Array) => op.matvec(x, o) }));
   assert.throws(() => modelStorage(opaque), (e) => isZipmlError(e, 'E_ARG') && /cannot count the storage/.test(e.message));
+});
+
+test('paired comparison: per-document NLL sums add up to the perplexities; the document-clustered error has a known answer', () => {
+  const docs = lastSlice(tok, text, 400).docs;
+  const long = docs.flat().slice(0, 150); // longer than seq_len 64: three windows, their first tokens unscored
+  const all = [...docs, long, [1]];
+  const trace = referenceTrace(fp32(), all);
+  assert.deepEqual([...scoredPerDocument([long, [1], [1, 2]], SYNTH_CONFIG.seqLen)], [63 + 63 + 21, 0, 1]);
+  assert.equal(trace.docCount.reduce((s, n) => s + n, 0), trace.count);
+  assert.ok(Math.abs(trace.docNll.reduce((s, v) => s + v, 0) - trace.nll) < 1e-9 * trace.nll);
+  const q = quantizeModelRTN(fp32(), { bits: 3, group: 32 }).model;
+  const c = compareToTrace(trace, q);
+  all.forEach((d, i) => {
+    const own = d.length > 1 ? perplexity(q, [d]).nll : 0;
+    assert.ok(Math.abs(c.docNll[i]! - own) < 1e-9 * Math.max(1, own), `document ${i}: ${c.docNll[i]} vs ${own}`);
+  });
+  const vsRef = pairedDifference(trace, 'reference', c);
+  assert.equal(vsRef.tokens, trace.count);
+  assert.equal(vsRef.documents, all.length - 1); // the one-token document scores nothing
+  assert.ok(Math.abs(vsRef.perplexityRatio - c.perplexity / c.refPerplexity) < 1e-9);
+  assert.ok(vsRef.stdErr > 0 && vsRef.ratioLow < vsRef.perplexityRatio && vsRef.perplexityRatio < vsRef.ratioHigh);
+  const self = pairedDifference(trace, c, c);
+  assert.deepEqual([self.meanNllChange, self.stdErr, self.perplexityRatio], [0, 0, 1]);
+  // Known answer: 2 documents of 2 tokens, per-document changes 2 and 0 nats: mean 0.5 a token;
+  // residuals 2 − 0.5·2 = 1 and 0 − 1 = −1, so the error is sqrt(2 · 2/1) / 4 = 0.5.
+  const t2 = { docCount: Int32Array.of(2, 2), docNll: Float64Array.of(1, 1) } as unknown as ReferenceTrace;
+  const b = { docNll: Float64Array.of(3, 1) } as ModelComparison;
+  const k = pairedDifference(t2, 'reference', b);
+  assert.deepEqual([k.documents, k.tokens, k.meanNllChange, k.stdErr], [2, 4, 0.5, 0.5]);
+  assert.equal(k.ratioHigh, Math.exp(0.5 + 1.96 * 0.5));
+  assert.throws(() => pairedDifference(t2, 'reference', c), (e) => isZipmlError(e, 'E_ARG'));
 });

@@ -1,8 +1,9 @@
-/** Jacobi eigendecomposition and truncated SVD against matrices built from a known decomposition. */
+/** The shared symmetric eigensolver and the truncated SVD built on it, against matrices built from a known decomposition. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SeededRandom } from '../../../src/core/random.js';
-import { cholesky, inverseFromCholesky, symmetricEigen, truncatedSvd } from '../../../src/tensors/quant/linalg.js';
+import { cholesky, inverseFromCholesky, truncatedSvd } from '../../../src/tensors/quant/linalg.js';
+import { symmetricEigen } from '../../../src/vectors/linalg.js';
 
 /** n × k matrix with orthonormal columns (Gram–Schmidt of Gaussian columns), row-major. */
 function orthonormal(rng: SeededRandom, n: number, k: number): Float64Array {
@@ -35,9 +36,9 @@ test('symmetricEigen recovers the eigenvalues and eigenvectors of Q diag(λ) Q�
     let norm = 0;
     for (let i = 0; i < n; i++) {
       let s = 0;
-      for (let j = 0; j < n; j++) s += a[i * n + j]! * e.vectors[j * n + k]!;
-      assert.ok(Math.abs(s - e.values[k]! * e.vectors[i * n + k]!) < 1e-9);
-      norm += e.vectors[i * n + k]! ** 2;
+      for (let j = 0; j < n; j++) s += a[i * n + j]! * e.vectors[k * n + j]!;
+      assert.ok(Math.abs(s - e.values[k]! * e.vectors[k * n + i]!) < 1e-9);
+      norm += e.vectors[k * n + i]! ** 2;
     }
     assert.ok(Math.abs(norm - 1) < 1e-12);
   }

@@ -112,7 +112,7 @@ if (sweep) {
   for (const bits of [8, 6, 5] as QuantBits[]) {
     run(`RTN ${bits}-bit zero point`, () => quantizeModelMethod(loadModel(), 'rtn', [], { bits, group, symmetric: false }));
     run(`HQQ ${bits}-bit (zero only, reference)`, () => quantizeModelMethod(loadModel(), 'hqq', [], { bits, group, updateScale: false }));
-    run(`HQQ ${bits}-bit (+scale, default)`, () => quantizeModelMethod(loadModel(), 'hqq', [], { bits, group }));
+    run(`HQQ ${bits}-bit (+scale, the registry's hqq)`, () => quantizeModelMethod(loadModel(), 'hqq', [], { bits, group, updateScale: true }));
   }
   for (const size of [500, 2000, 5000, 20000, 50000]) {
     const c = firstDocs(size);
@@ -136,7 +136,7 @@ for (const bits of [4, 3, 2] as QuantBits[]) {
   run(`RTN ${bits}-bit sym`, m('rtn', { ...b, symmetric: true }));
   run(`RTN ${bits}-bit zero point`, m('rtn', zp));
   run(`HQQ ${bits}-bit (zero only, reference)`, m('hqq', { ...b, updateScale: false }));
-  run(`HQQ ${bits}-bit (+scale, default)`, m('hqq', b));
+  run(`HQQ ${bits}-bit (+scale, the registry's hqq)`, m('hqq', { ...b, updateScale: true }));
   run(`GPTQ ${bits}-bit sym`, m('gptq', { ...b, symmetric: true }));
   run(`GPTQ ${bits}-bit sym act-order`, m('gptq', { ...b, symmetric: true, actOrder: true }));
   if (bits === 4) run(`GPTQ ${bits}-bit sym act-order static groups`, m('gptq', { ...b, symmetric: true, actOrder: true, groupFit: 'static' }));

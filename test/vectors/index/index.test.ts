@@ -323,6 +323,10 @@ test('searchAsync on two workers equals search, filters included; a changed inde
       assert.deepEqual(await ix.searchAsync(q, k, { ...p, filter, threads: 2, pool }), ix.search(q, k, { ...p, filter }));
       ix.remove([...Array(2000).keys()]);
       assert.deepEqual(await ix.searchAsync(q, k, { ...p, threads: 2, pool }), ix.search(q, k, p));
+      // A non-finite query is found by the lane that takes it, and named by its row in the batch.
+      const bad = q.slice();
+      bad[37 * d + 5] = NaN;
+      await assert.rejects(ix.searchAsync(bad, k, { ...p, threads: 2, pool }), (e) => isZipmlError(e) && e.code === 'E_ARG' && /vector 37 .* dimension 5/.test(e.message));
     }
   } finally {
     await pool.close();
