@@ -19,6 +19,7 @@ import { Llama2cTokenizer } from '../llm/tokenizer.js';
 import { TableLinear, tableFromSections, tableSections } from './table.js';
 import { OutlierLinear, type SparseOutliers, checkSparse } from './outliers.js';
 import { type LowRank, LowRankLinear } from './lowrank.js';
+import { SpqrLinear, spqrFromSections, spqrSections } from './spqr.js';
 import { type PackedMatrix, QUANT_BITS, QUANT_GROUPS, type QuantBits, type QuantGroup, groupsPerRow, rowBytesFor } from './packed.js';
 import { QuantArena, QuantLinear } from './qmatvec.js';
 
@@ -109,6 +110,14 @@ const tableCodec: LayerCodec = {
   decode: (meta, read, rows, cols, arena) => new TableLinear(tableFromSections(meta, read, rows, cols), arena),
 };
 
+/** SpQR codes with bilevel-quantized group statistics (spqr.ts); its outliers are an outliers wrapper. */
+const spqrCodec: LayerCodec = {
+  kind: 'spqr',
+  owns: (op) => op instanceof SpqrLinear,
+  encode: (op) => spqrSections((op as SpqrLinear).m),
+  decode: (meta, read, rows, cols) => new SpqrLinear(spqrFromSections(meta, read, rows, cols)),
+};
+
 const bytesOf = (a: Uint16Array | Uint32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 /** fp16 bits from a section, every value finite. */
@@ -128,7 +137,7 @@ function encodeBase(op: LinearOp): { meta: JsonObject; sections: Record<string, 
   return { meta: { kind: codec.kind, ...meta }, sections: out };
 }
 
-const PLAIN_KINDS = ['packed', 'table', 'f32'];
+const PLAIN_KINDS = ['packed', 'table', 'spqr', 'f32'];
 
 /**
  * The base of a wrapper, of one of `allowed` kinds: outliers wrap a plain layer, a low-rank
@@ -196,7 +205,7 @@ const lowRankCodec: LayerCodec = {
 };
 
 /** Layer kinds the file knows, by tag. Later LinearOp kinds add an entry (before fp32). */
-export const LAYER_CODECS: LayerCodec[] = [outlierCodec, lowRankCodec, packedCodec, tableCodec, fp32Codec];
+export const LAYER_CODECS: LayerCodec[] = [outlierCodec, lowRankCodec, packedCodec, tableCodec, spqrCodec, fp32Codec];
 
 export interface QuantFileOptions {
   /** Stored so the file runs without a separate vocabulary (in llama2.c's tokenizer.bin layout). */

@@ -140,6 +140,35 @@ export function dampedInverseFactor(W: Float64Array, rows: number, cols: number,
 }
 
 /**
+ * W[:, order] and U for GPTQ's loop in the permuted column space (order = act-order or identity):
+ * H[order][:, order] damped, dead inputs' weights zeroed, U the upper Cholesky factor of its inverse.
+ */
+export function permutedProblem(w: Float32Array, rows: number, cols: number, hessian: Float64Array, byActOrder: boolean, damp: number): { order: Int32Array; W: Float64Array; U: Float64Array } {
+  const order = byActOrder ? actOrder(hessian, cols) : Int32Array.from({ length: cols }, (_, i) => i);
+  const W = new Float64Array(rows * cols), Hp = new Float64Array(cols * cols);
+  for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) W[r * cols + j] = w[r * cols + order[j]!]!;
+  for (let i = 0; i < cols; i++) for (let j = 0; j < cols; j++) Hp[i * cols + j] = hessian[order[i]! * cols + order[j]!]!;
+  return { order, W, U: dampedInverseFactor(W, rows, cols, Hp, damp).u };
+}
+
+/** Records row r's error e of column j (block b0..b1) and spreads it over the block's later columns. */
+export function feedBack(W: Float64Array, U: Float64Array, cols: number, err: Float64Array, bs: number, r: number, j: number, b0: number, b1: number, e: number): void {
+  err[r * bs + (j - b0)] = e;
+  if (e !== 0) for (let c = j + 1; c < b1; c++) W[r * cols + c]! -= e * U[j * cols + c]!;
+}
+
+/** GPTQ's lazy batch update: the block's errors applied to every column right of it at once. */
+export function lazyBatchUpdate(W: Float64Array, U: Float64Array, rows: number, cols: number, err: Float64Array, bs: number, b0: number, b1: number): void {
+  for (let r = 0; r < rows; r++) {
+    for (let c = b1; c < cols; c++) {
+      let s = 0;
+      for (let j = b0; j < b1; j++) s += err[r * bs + (j - b0)]! * U[j * cols + c]!;
+      W[r * cols + c]! -= s;
+    }
+  }
+}
+
+/**
  * The GPTQ column loop. With `actOrder` columns go by decreasing diag H. Groups stay contiguous
  * in the stored layout (no g_idx); a group's scale / zero point is fitted either when the loop
  * first reaches one of its columns, on the error-compensated weights (`groupFit: 'lazy'`, what
@@ -155,12 +184,7 @@ export function gptqCore(w: Float32Array, rows: number, cols: number, hessian: F
   const keep = opts.keep;
   if (keep && keep.length !== rows * cols) throw new ZipmlError('E_ARG', `gptq: keep mask has ${keep.length} entries, expected ${rows * cols}`);
   for (let i = 0; i < w.length; i++) if (!Number.isFinite(w[i]!)) throw new ZipmlError('E_ARG', `gptq: weight ${i} is ${w[i]}`);
-  const order = opts.actOrder ? actOrder(hessian, cols) : Int32Array.from({ length: cols }, (_, i) => i);
-  // Work in the permuted column space: W[:, order], H[order][:, order].
-  const W = new Float64Array(rows * cols), Hp = new Float64Array(cols * cols);
-  for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) W[r * cols + j] = w[r * cols + order[j]!]!;
-  for (let i = 0; i < cols; i++) for (let j = 0; j < cols; j++) Hp[i * cols + j] = hessian[order[i]! * cols + order[j]!]!;
-  const { u: U } = dampedInverseFactor(W, rows, cols, Hp, damp);
+  const { order, W, U } = permutedProblem(w, rows, cols, hessian, opts.actOrder ?? false, damp);
   const pos = new Int32Array(cols); // original column -> permuted position
   for (let j = 0; j < cols; j++) pos[order[j]!] = j;
 
@@ -204,18 +228,10 @@ export function gptqCore(w: Float32Array, rows: number, cols: number, hessian: F
           putCode(p.codes, p.rowBytes, p.bits, r, oc, q);
           e = (v - scale[gi]! * (q - zero[gi]!)) / d;
         }
-        err[r * bs + (j - b0)] = e;
-        if (e !== 0) for (let c = j + 1; c < b1; c++) W[r * cols + c]! -= e * U[j * cols + c]!;
+        feedBack(W, U, cols, err, bs, r, j, b0, b1, e);
       }
     }
-    // Lazy batch update of everything right of the block.
-    for (let r = 0; r < rows; r++) {
-      for (let c = b1; c < cols; c++) {
-        let s = 0;
-        for (let j = b0; j < b1; j++) s += err[r * bs + (j - b0)]! * U[j * cols + c]!;
-        W[r * cols + c]! -= s;
-      }
-    }
+    lazyBatchUpdate(W, U, rows, cols, err, bs, b0, b1);
   }
   return { packed: p, kept, order };
 }
@@ -228,21 +244,48 @@ export function quantizeGPTQ(w: Float32Array, rows: number, cols: number, hessia
 /** Key of a layer's Hessian in captureHessians' map (wq/wk/wv and w1/w3 share theirs). */
 export const hessianKey = (l: number, name: LinearName): string => `${l}:${name === 'wk' || name === 'wv' ? 'wq' : name === 'w3' ? 'w1' : name}`;
 
-/** Inputs of every block linear layer (or of block `only`) captured by running `model` over `docs`. */
+/** Thrown by the capture hook to end a forward pass once block `only` has been seen (never escapes). */
+const STOP = Symbol('capture done');
+
+/**
+ * Inputs of every block linear layer (or of block `only`) captured by running `model` over `docs`
+ * (the positions teacherForce runs). With `only`, each forward pass is cut right after that
+ * block's last linear input: later blocks and the classifier cannot change what it sees, and
+ * sequential calibration then costs about half of a full pass per block.
+ */
 export function captureHessians(model: LlamaModel, docs: readonly (readonly number[])[], opts: LongOpOptions = {}, only?: number): Map<string, HessianAccumulator> {
   const acc = new Map<string, HessianAccumulator>();
   const prev = model.linearInputHook;
+  const lastInput: LinearName = 'w2'; // the block's last linear: the FFN's down projection
   model.linearInputHook = (l, name, x) => {
     if (only !== undefined && l !== only) return;
     // wq/wk/wv and w1/w3 see the same input; one accumulator serves each group.
     const key = hessianKey(l, name);
-    if (key !== `${l}:${name}`) return;
-    let a = acc.get(key);
-    if (!a) acc.set(key, (a = new HessianAccumulator(x.length)));
-    a.add(x);
+    if (key === `${l}:${name}`) {
+      let a = acc.get(key);
+      if (!a) acc.set(key, (a = new HessianAccumulator(x.length)));
+      a.add(x);
+    }
+    if (only !== undefined && name === lastInput) throw STOP;
   };
   try {
-    teacherForce(model, docs, () => {}, opts);
+    if (only === undefined) teacherForce(model, docs, () => {}, opts);
+    else {
+      const L = model.config.seqLen;
+      for (const doc of docs) {
+        for (let start = 0; start + 1 < doc.length; start += L) {
+          throwIfAborted(opts.signal, 'calibration');
+          const end = Math.min(doc.length, start + L);
+          for (let i = start; i + 1 < end; i++) {
+            try {
+              model.forward(doc[i]!, i - start);
+            } catch (e) {
+              if (e !== STOP) throw e;
+            }
+          }
+        }
+      }
+    }
   } finally {
     model.linearInputHook = prev;
   }

@@ -8,6 +8,8 @@
 import { ZipmlError, type LongOpOptions } from '../../core/errors.js';
 import type { LlamaModel } from '../llm/model.js';
 import { quantizeModelKMeans } from './kmeans.js';
+import { type SpqrBits, quantizeModelSpqr } from './spqr.js';
+import type { HessianAccumulator } from './gptq.js';
 import { type MethodOptions, quantizeModelMethod, quantizeModelMixedMethod } from './methods.js';
 import type { TableBits } from './table.js';
 import type { QuantizedModel } from './model.js';
@@ -27,6 +29,13 @@ export interface QuantizeOptions extends QuantOptions, LongOpOptions {
   actOrder?: boolean;
   /** GPTQ: the reference quantizer's search for each group's range (default true). */
   mse?: boolean;
+  /**
+   * GPTQ / SpQR: capture each block's Hessians with the blocks before it quantized, as the
+   * references do (default true unless `hessians` is given).
+   */
+  sequential?: boolean;
+  /** GPTQ / SpQR: Hessians captured once on the fp32 model (captureHessians), reused instead of capturing (then not sequential). */
+  hessians?: Map<string, HessianAccumulator>;
   /** Fraction of weights kept in fp16 as sparse outliers (SpQR-style), e.g. 0.01. */
   outliers?: number;
   /** Rank of a low-rank correction of the quantization residual. */
@@ -47,12 +56,21 @@ export interface QuantMethod {
   readonly needsCalibration: boolean;
   /** Bit widths the method can produce (default: every width the packed format holds). */
   readonly bits?: readonly number[];
+  /** Groups the method can produce (default: the packed format's 32, 64, 128). */
+  readonly groups?: readonly number[];
+  /** True when the method only makes codes with a zero point (symmetric: false). */
+  readonly zeroPointOnly?: boolean;
   quantize(model: LlamaModel, opts: QuantizeOptions): QuantizedModel;
 }
 
-/** GPTQ's options as the targets were measured: act-order and the reference's range search on. */
+/**
+ * GPTQ's options as the references run it: act-order, the reference quantizer's range search, and
+ * sequential calibration (each block's Hessians captured through the blocks before it, already
+ * quantized) unless Hessians captured on the fp32 model are passed in.
+ */
 const gptqDefaults = (opts: QuantizeOptions): MethodOptions => ({
   ...opts, actOrder: opts.actOrder ?? true, mse: opts.mse ?? true, lowRank: opts.rank, fraction: opts.outliers,
+  sequential: opts.sequential ?? opts.hessians === undefined,
 });
 
 /**
@@ -85,7 +103,7 @@ export const QUANT_METHODS: QuantMethod[] = [
   },
   {
     name: 'gptq',
-    description: 'GPTQ: column-wise quantization with Hessian-weighted error feedback, act-order and range search on by default (Frantar et al. 2022)',
+    description: 'GPTQ: column-wise quantization with Hessian-weighted error feedback, act-order, range search and sequential calibration on by default (Frantar et al. 2022)',
     needsCalibration: true,
     quantize: (model, opts) => quantizeModelMethod(model, 'gptq', opts.calibration!, gptqDefaults(opts)),
   },
@@ -94,6 +112,18 @@ export const QUANT_METHODS: QuantMethod[] = [
     description: 'GPTQ with SpQR-style outliers: the most salient weights (--outliers, default 1%) kept in fp16 in a sparse side matrix',
     needsCalibration: true,
     quantize: (model, opts) => quantizeModelMethod(model, 'gptq-outliers', opts.calibration!, gptqDefaults(opts)),
+  },
+  {
+    name: 'spqr',
+    description: 'SpQR: GPTQ with groups of 16 whose scales and zero points are 3-bit quantized, and outliers (--outliers, default 1%) chosen inside the loop and kept in fp16 (Dettmers et al. 2023)',
+    needsCalibration: true,
+    bits: [4, 3, 2],
+    groups: [16, 32, 64, 128],
+    zeroPointOnly: true,
+    quantize: (model, opts) => quantizeModelSpqr(model, opts.calibration!, {
+      bits: opts.bits as SpqrBits, group: opts.group, damp: opts.damp, blockSize: opts.blockSize, actOrder: opts.actOrder, fraction: opts.outliers,
+      sequential: opts.sequential ?? opts.hessians === undefined, hessians: opts.hessians, signal: opts.signal, onProgress: opts.onProgress,
+    }),
   },
   {
     name: 'kmeans',
@@ -129,7 +159,8 @@ export function checkBitsAndGroup(m: QuantMethod, bits: number, group: number): 
   if (!methodSupportsBits(m, bits)) {
     throw new ZipmlError('E_ARG', `${m.name}: a ${bits}-bit width cannot be held by the packed format here (supported: ${QUANT_BITS.filter((b) => methodSupportsBits(m, b)).join(', ')})`);
   }
-  if (!(QUANT_GROUPS as readonly number[]).includes(group)) throw new ZipmlError('E_ARG', `${m.name}: group ${group} is not one of ${QUANT_GROUPS.join(', ')}`);
+  const groups = m.groups ?? QUANT_GROUPS;
+  if (!groups.includes(group)) throw new ZipmlError('E_ARG', `${m.name}: group ${group} is not one of ${groups.join(', ')}`);
 }
 
 /** Runs method `name` on an fp32 model, after checking its options. */

@@ -26,12 +26,13 @@ test('registry: rtn and gptq are entries; quantizeModel runs them and refuses wh
   assert.equal(known.get('hqq'), false);
   assert.equal(known.get('gptq-outliers'), true);
   assert.equal(known.get('mixed'), true);
+  assert.equal(known.get('spqr'), true);
   const calib = firstSlice(tok, text, 400).docs;
   // Through the registry each method gives exactly what its own entry point gives.
   const a = quantizeModel(fp32(), 'rtn', { bits: 4, group: 32, symmetric: false });
   const b = quantizeModelRTN(fp32(), { bits: 4, group: 32, symmetric: false });
   const g1 = quantizeModel(fp32(), 'gptq', { bits: 3, group: 64, calibration: calib });
-  const g2 = quantizeModelMethod(fp32(), 'gptq', calib, { bits: 3, group: 64, actOrder: true, mse: true });
+  const g2 = quantizeModelMethod(fp32(), 'gptq', calib, { bits: 3, group: 64, actOrder: true, mse: true, sequential: true });
   for (const [x, y] of [[a, b], [g1, g2]] as const) {
     assert.equal(x.bitsPerWeight, y.bitsPerWeight);
     x.model.weights.blocks.forEach((blk, l) => assert.deepEqual((blk.w2 as QuantLinear).packed.codes, (y.model.weights.blocks[l]!.w2 as QuantLinear).packed.codes));
@@ -39,7 +40,7 @@ test('registry: rtn and gptq are entries; quantizeModel runs them and refuses wh
   assert.throws(() => quantizeModel(fp32(), 'gptq', { bits: 4, group: 32 }), (e) => isZipmlError(e, 'E_ARG') && /gptq needs calibration/.test(e.message));
   assert.throws(() => quantizeModel(fp32(), 'rtn', { bits: 7 as 4, group: 32 }), (e) => isZipmlError(e, 'E_ARG') && /7-bit width cannot be held.*supported: 8, 6, 5, 4, 3, 2/.test(e.message));
   assert.throws(() => quantizeModel(fp32(), 'rtn', { bits: 4, group: 48 as 32 }), (e) => isZipmlError(e, 'E_ARG') && /group 48/.test(e.message));
-  assert.throws(() => quantMethod('awq'), (e) => isZipmlError(e, 'E_ARG') && /unknown quantization method 'awq' \(known: rtn, hqq, hqq-u8, gptq, gptq-outliers, kmeans, mixed\)/.test(e.message));
+  assert.throws(() => quantMethod('awq'), (e) => isZipmlError(e, 'E_ARG') && /unknown quantization method 'awq' \(known: rtn, hqq, hqq-u8, gptq, gptq-outliers, spqr, kmeans, mixed\)/.test(e.message));
 });
 
 test('slices: calibration from the start, evaluation from the end, disjoint, in text order', () => {

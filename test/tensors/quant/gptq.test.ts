@@ -10,6 +10,9 @@ import type { QuantBits, QuantGroup } from '../../../src/tensors/quant/packed.js
 import { dequantize, groupParams, quantizeRTN, quantizeValue } from '../../../src/tensors/quant/rtn.js';
 import { f16BitsToF32 } from '../../../src/core/dtypes.js';
 import { MODEL, TEXT, TOKENIZER, have, loadModel, loadText, loadTokenizer } from '../llm/util.js';
+import { LlamaModel } from '../../../src/tensors/llm/model.js';
+import { firstSlice } from '../../../src/tensors/quant/pipeline.js';
+import { syntheticCheckpoint, syntheticText, syntheticTokenizer } from './synthetic.js';
 
 /** Σ_r Δ_r H Δ_rᵀ with Δ = W − Ŵ: ‖(W − Ŵ)X‖² up to the factor 2/n inside H. */
 function reconError(w: Float32Array, wq: Float32Array, rows: number, cols: number, h: Float64Array): number {
@@ -164,4 +167,24 @@ test('gptq rejects a wrong Hessian size, bad damping, and a block that splits gr
   err(() => quantizeGPTQ(w, 1, 64, h, { bits: 4, group: 32, damp: 0 }));
   err(() => quantizeGPTQ(w, 1, 64, h, { bits: 4, group: 64, blockSize: 96 }));
   err(() => gptqCore(w, 1, 64, h, { bits: 4, group: 32, keep: new Uint8Array(3) }));
+});
+
+test('captureHessians(only = l) stops each pass after block l and gives exactly the full capture of that block', () => {
+  const model = LlamaModel.fromLlama2c(syntheticCheckpoint(5));
+  const docs = firstSlice(syntheticTokenizer(), syntheticText(30), 300).docs;
+  const full = captureHessians(model, docs);
+  const nL = model.config.nLayers;
+  for (const l of [0, nL - 1]) {
+    // Count what runs after block l: the next block's first linear (none may run when l is not the last).
+    let later = 0;
+    const probe = model.mapLinears((ll, name, op) => (ll === l + 1 && name === 'wq' ? { rows: op.rows, cols: op.cols, matvec: (x: Float32Array, o: Float32Array) => (later++, op.matvec(x, o)) } : op));
+    const one = captureHessians(probe, docs, {}, l);
+    assert.equal(later, 0);
+    assert.deepEqual([...one.keys()].sort(), [...full.keys()].filter((k) => k.startsWith(`${l}:`)).sort());
+    for (const [k, a] of one) {
+      assert.equal(a.count, full.get(k)!.count, k);
+      assert.deepEqual(a.h, full.get(k)!.h, k);
+    }
+  }
+  assert.equal(model.linearInputHook, undefined);
 });

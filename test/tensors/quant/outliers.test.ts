@@ -10,6 +10,7 @@ import { OutlierLinear, checkSparse, outlierSaliency, quantizeGPTQOutliers, spar
 import { QuantLinear } from '../../../src/tensors/quant/qmatvec.js';
 import { dequantize, quantizeRTN } from '../../../src/tensors/quant/rtn.js';
 import { bitsPerWeight } from '../../../src/tensors/quant/packed.js';
+import { layerError } from './quant-util.js';
 
 const fp16Exact = (x: number): number => f16BitsToF32(f32ToF16Bits(x));
 const identity = (n: number): Float64Array => {
@@ -79,19 +80,7 @@ test('GPTQ + outliers: lower layer error than GPTQ alone at 3 bits, bits counted
     for (let i = 0; i < cols; i++) for (let j = 0; j < cols; j++) acc[i * cols + j]! += (2 * x[i]! * x[j]!) / n;
   }
   const w = Float32Array.from({ length: rows * cols }, () => (rng.float() < 0.01 ? 0.6 : 0.03) * rng.normal());
-  const err = (op: { matvec(x: Float32Array, o: Float32Array): void }): number => {
-    // Σ_r Δ_r H Δ_rᵀ through the op (columns of the identity recover Ŵ).
-    const wq = new Float32Array(rows * cols), e = new Float32Array(cols), o = new Float32Array(rows);
-    for (let c = 0; c < cols; c++) {
-      e.fill(0);
-      e[c] = 1;
-      op.matvec(e, o);
-      for (let r = 0; r < rows; r++) wq[r * cols + c] = o[r]!;
-    }
-    let t = 0;
-    for (let r = 0; r < rows; r++) for (let i = 0; i < cols; i++) for (let j = 0; j < cols; j++) t += (w[r * cols + i]! - wq[r * cols + i]!) * acc[i * cols + j]! * (w[r * cols + j]! - wq[r * cols + j]!);
-    return t;
-  };
+  const err = (op: { matvec(x: Float32Array, o: Float32Array): void }): number => layerError(w, rows, cols, acc, op);
   const opts = { bits: 3 as const, group: 32 as const, symmetric: false };
   const plain = gptqCore(w, rows, cols, acc, opts).packed;
   const out = quantizeGPTQOutliers(w, rows, cols, acc, { ...opts, fraction: 0.01 });

@@ -26,3 +26,17 @@ export function forEachKernelPath(fn: (path: KernelPath) => void): void {
     setKernelPath(undefined);
   }
 }
+
+/** Σ_r Δ_r H Δ_rᵀ (Δ = W − Ŵ) of the matrix Ŵ an op computes, read back through unit vectors. */
+export function layerError(w: Float32Array, rows: number, cols: number, h: Float64Array, op: { matvec(x: Float32Array, o: Float32Array): void }): number {
+  const wq = new Float32Array(rows * cols), e = new Float32Array(cols), o = new Float32Array(rows);
+  for (let c = 0; c < cols; c++) {
+    e.fill(0);
+    e[c] = 1;
+    op.matvec(e, o);
+    for (let r = 0; r < rows; r++) wq[r * cols + c] = o[r]!;
+  }
+  let t = 0;
+  for (let r = 0; r < rows; r++) for (let i = 0; i < cols; i++) for (let j = 0; j < cols; j++) t += (w[r * cols + i]! - wq[r * cols + i]!) * h[i * cols + j]! * (w[r * cols + j]! - wq[r * cols + j]!);
+  return t;
+}
