@@ -28,7 +28,7 @@ import { cpus, loadavg } from 'node:os';
 import { loadStories260K, STORIES260K_SHA256 } from '../../dist/test/util/stories260k.js';
 import { LINEAR_NAMES, LlamaModel } from '../../dist/src/tensors/llm/model.js';
 import { Llama2cTokenizer } from '../../dist/src/tensors/llm/tokenizer.js';
-import { evaluateAgainst, greedyPrompts, modelStorage, referenceTrace } from '../../dist/src/tensors/llm/compare.js';
+import { evaluateAgainst, greedyPrompts, modelStorage, pairedDifference, referenceTrace } from '../../dist/src/tensors/llm/compare.js';
 import { disjointSlices } from '../../dist/src/tensors/quant/pipeline.js';
 import { QUANT_METHODS, methodSupportsBits, quantizeModel } from '../../dist/src/tensors/quant/registry.js';
 import { QUANT_GROUPS } from '../../dist/src/tensors/quant/packed.js';
@@ -90,6 +90,7 @@ if (methodNames.some((n) => SHARED_HESSIANS.has(n))) {
   console.log(`Hessian capture on fp32 (${calibration.tokens} tokens): ${captureSeconds.toFixed(1)} s, shared by ${methodNames.filter((n) => SHARED_HESSIANS.has(n)).join(', ')}`);
 }
 
+const evaluations = new Map(); // "method bits group mode" -> evaluateAgainst result (per-document NLL for paired tests)
 const rows = [{ method: 'fp32', bits: 32, group: null, mode: null, linearBpw: fp32Storage.linearBitsPerWeight, modelBpw: fp32Storage.modelBitsPerWeight, perplexity: refPerplexity, delta: 0, klMean: 0, flipRate: 0, greedyAgreement: 1, firstDivergence: steps, seconds: 0 }];
 for (const name of methodNames) {
   const method = QUANT_METHODS.find((m) => m.name === name);
@@ -112,6 +113,7 @@ for (const name of methodNames) {
         const q = quantizeModel(fp32(), name, { bits, group, symmetric: mode === 'sym', calibration: method.needsCalibration ? calibration.docs : undefined, ...shared });
         const seconds = (performance.now() - t0) / 1000;
         const e = evaluateAgainst(trace, q.model);
+        evaluations.set(`${name} ${bits} ${group} ${mode}`, e);
         // Weights kept in the fp16 side matrix (outlier methods), as a fraction of the quantized ones.
         let kept = 0;
         for (const b of q.model.weights.blocks) for (const n of LINEAR_NAMES) kept += (b[n].sparse ?? b[n].base?.sparse)?.colIdx.length ?? 0;
@@ -161,14 +163,19 @@ const verdicts = [];
 }
 {
   const pairs = [];
-  for (const r of measured.filter((x) => x.method === 'hqq')) {
-    const rtn = find('rtn', r.bits, r.group, r.mode);
-    if (rtn) pairs.push({ config: `${r.bits}-bit g${r.group} ${r.mode}`, hqq: r.perplexity, rtn: rtn.perplexity, met: r.perplexity < rtn.perplexity });
+  // HQQ always stores a zero point: it is held to RTN with a zero point, the stronger baseline,
+  // with a paired 95% interval (documents as the unit) on the perplexity ratio.
+  for (const r of measured.filter((x) => (x.method === 'hqq' || x.method === 'hqq-u8') && x.mode === 'zp')) {
+    const rtn = find('rtn', r.bits, r.group, 'zp');
+    if (!rtn) continue;
+    const p = pairedDifference(trace, evaluations.get(`rtn ${r.bits} ${r.group} zp`), evaluations.get(`${r.method} ${r.bits} ${r.group} zp`));
+    pairs.push({ config: `${r.method} ${r.bits}-bit g${r.group}`, hqq: r.perplexity, rtn: rtn.perplexity, p, met: r.perplexity < rtn.perplexity });
   }
+  const noise = (p) => (p.ratioHigh < 1 ? 'lower' : p.ratioLow > 1 ? 'higher' : 'within noise');
   verdicts.push({
     target: 'HQQ beats RTN (lower perplexity) at every width',
     verdict: pairs.length === 0 ? 'not measured (hqq not among --methods)' : pairs.every((p) => p.met) ? 'met' : 'missed',
-    detail: pairs.map((p) => `${p.config}: HQQ ${p.hqq.toFixed(4)} vs RTN ${p.rtn.toFixed(4)} ${p.met ? 'met' : 'missed'}`).join('; '),
+    detail: pairs.map(({ config, hqq, rtn, p, met }) => `${config}: HQQ ${hqq.toFixed(4)} vs RTN zp ${rtn.toFixed(4)} ${met ? 'met' : 'missed'} (ratio ${p.perplexityRatio.toFixed(4)}, 95% [${p.ratioLow.toFixed(4)}, ${p.ratioHigh.toFixed(4)}]: ${noise(p)})`).join('; '),
   });
 }
 console.log('\ntargets:');

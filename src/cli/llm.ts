@@ -73,7 +73,7 @@ export function registerLlmCommands(program: Command): void {
     .option('--gguf-type <type>', 'GGUF type of the linear layers: Q8_0, Q4_0, Q4_K, F16 or F32 (default: Q8_0 for --bits 8, Q4_0 for --bits 4)')
     .option('--method <name>', QUANT_METHODS.map((m) => `${m.name}${m.needsCalibration ? ' (needs --calib)' : ''}`).join(' | '), 'rtn')
     .option('--bits <n>', 'bits per code', intArg(1, 32), 4)
-    .option('--group <n>', 'weights per scale: 32, 64 or 128', intArg(1, 1 << 20), 64)
+    .option('--group <n>', 'weights per scale: 32, 64 or 128 (spqr also 16)', intArg(1, 1 << 20), 64)
     .option('--zero-point', 'store a zero point per group (asymmetric codes)')
     .option('--outliers <fraction>', 'gptq-outliers: fraction of weights kept in fp16 (default 0.01)', parseFloat)
     .option('--rank <r>', 'add a rank-r fp16 correction of each layer\'s quantization residual', intArg(1, 4096))

@@ -52,6 +52,7 @@ export { quantizeModelRTN } from './quant/model.js';
 export { quantizeGPTQ, captureHessians, quantizeModelGPTQ, HessianAccumulator, gptqCore, actOrder, searchGroupParams, quantizeWithHessians, hessianKey, type GptqOptions, type CalibratedOptions } from './quant/gptq.js';
 export { quantizeHQQ, quantizeModelHQQ, type HqqOptions } from './quant/hqq.js';
 export { OutlierLinear, quantizeGPTQOutliers, quantizeModelGPTQOutliers, outlierSaliency, sparseFromMask, type SparseOutliers } from './quant/outliers.js';
+export { SpqrLinear, quantizeSpqr, spqrLayer, quantizeModelSpqr, dequantizeSpqr, spqrMatvecReference, spqrSections, spqrFromSections, spqrBits, SPQR_BITS, type SpqrMatrix, type SpqrOptions, type SpqrResult, type SpqrBits } from './quant/spqr.js';
 export { LowRankLinear, lowRankResidual, withLowRank, type LowRank } from './quant/lowrank.js';
 export { truncatedSvd } from './quant/linalg.js';
 export { measureSensitivity, allocateWidths, quantizeModelMixed, type MixedResult } from './quant/mixed.js';
