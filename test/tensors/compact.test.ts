@@ -60,6 +60,13 @@ test('compact v2: head of a file packed whole is 45 bytes + flags, size, name an
       await assert.rejects(unpackBytes(data, { threads: 1 }), (e: unknown) => e instanceof ZipmlError, `mutation ${k}`);
     }
   }
+  // A name that would cost over 1% of the source is not stored; the bytes still come back.
+  const tiny = text.subarray(0, 1000);
+  const packed = await packBytes(tiny, { name: 'a-rather-long-file-name.bin', threads: 1 });
+  const r = compactPackedReader(packed);
+  assert.equal((r.meta as { source: { name: string } }).source.name, '');
+  assert.equal(packed.length - r.chunksLength, 46 + varintSize(tiny.length) + 1);
+  assert.ok(bytesEqual(await unpackBytes(packed, { threads: 1 }), tiny));
 });
 
 test('compact v2: lanes, tensor table, duplicates and per-lane chunk sizes round-trip; the index matches the container', async () => {
