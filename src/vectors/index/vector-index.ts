@@ -840,12 +840,17 @@ export class VectorIndex {
   private scanFlat(q: Float32Array, coll: Collector, accept: ((slot: number) => boolean) | null, scratch: Float32Array): void {
     const { codes, slots, n } = this.lists.list(0);
     if (!this.cache.flat) this.cache.flat = new ResidentRows(this.d, floatView(codes, n, this.d));
-    const rows = this.cache.flat;
-    const sign = this.codecMetric === 'l2' ? 1 : -1;
+    this.scanResident(this.cache.flat, q, 0, slots, n, coll, accept, scratch);
+  }
+
+  /** Rows first .. first+n of `rows` (kernel memory) against q, candidates pushed with their `slots`. */
+  private scanResident(rows: ResidentRows, q: Float32Array, first: number, slots: Int32Array, n: number, coll: Collector, accept: ((slot: number) => boolean) | null, scratch: Float32Array): void {
+    const cm = this.codecMetric;
+    const sign = cm === 'l2' ? 1 : -1;
     for (let i0 = 0; i0 < n; i0 += SCAN_CHUNK) {
       const m = Math.min(SCAN_CHUNK, n - i0);
       const out = scratch.subarray(0, m);
-      rows.range(q, this.codecMetric, i0, m, out);
+      rows.range(q, cm, first + i0, m, out);
       for (let i = 0; i < m; i++) {
         const v = sign * out[i]!;
         if (v <= coll.threshold) {
@@ -874,23 +879,9 @@ export class VectorIndex {
       this.cache.ivfFlat = { rows: new ResidentRows(this.d, all), listStart };
     }
     const { rows, listStart } = this.cache.ivfFlat;
-    const cm = this.codecMetric;
-    const sign = cm === 'l2' ? 1 : -1;
     for (const l of lists) {
       const { slots, n } = this.lists.list(l);
-      const first = listStart[l]!;
-      for (let i0 = 0; i0 < n; i0 += SCAN_CHUNK) {
-        const m = Math.min(SCAN_CHUNK, n - i0);
-        const out = scratch.subarray(0, m);
-        rows.range(q, cm, first + i0, m, out);
-        for (let i = 0; i < m; i++) {
-          const v = sign * out[i]!;
-          if (v <= coll.threshold) {
-            const s = slots[i0 + i]!;
-            if (accept === null || accept(s)) coll.push(v, s);
-          }
-        }
-      }
+      this.scanResident(rows, q, listStart[l]!, slots, n, coll, accept, scratch);
     }
   }
 
